@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: GPL-2.0
+# scripts/nicmem kernel and module: source, patches, config, build.
+
+KSRC=$NICMEM_WORK/linux
+KBUILD=$NICMEM_WORK/kbuild
+
+git_k() { git -C "$KSRC" -c user.name=nicmem -c user.email=nicmem@localhost -c advice.detachedHead=false "$@"; }
+
+# The pristine Linux 7.3 tree, committed once and tagged nicmem-base.
+kernel_base() {
+	local origin stamp tarball
+	if [[ -n ${NICMEM_LINUX_SRC:-} ]]; then
+		[[ -f $NICMEM_LINUX_SRC/Makefile ]] || die "NICMEM_LINUX_SRC=$NICMEM_LINUX_SRC is not a kernel tree"
+		origin="dir:$(realpath "$NICMEM_LINUX_SRC")"
+	else
+		tarball=$(find "$NICMEM_BR/usr/src" -maxdepth 1 -name 'linux-source-7.3.tar.*' | head -n1)
+		[[ -n $tarball ]] || die "linux-source-7.3 tarball not found in the build root ($NICMEM_BR/usr/src): rerun 'scripts/nicmem setup'"
+		origin="deb:$(basename "$tarball"):$(stat -c %s "$tarball")"
+	fi
+	stamp=$NICMEM_WORK/linux-base.stamp
+	if stamp_ok "$stamp" "$origin" && git_k rev-parse -q --verify nicmem-base >/dev/null 2>&1; then
+		return
+	fi
+	msg "preparing the Linux source from ${origin} (a few minutes)"
+	rm -rf "$KSRC" "$KBUILD"
+	mkdir -p "$KSRC"
+	if [[ -n ${NICMEM_LINUX_SRC:-} ]]; then
+		rsync -a --exclude=.git "$NICMEM_LINUX_SRC/" "$KSRC/"
+	else
+		tar -xf "$tarball" -C "$KSRC" --strip-components=1
+	fi
+	local version
+	version=$(make -s -C "$KSRC" kernelversion 2>/dev/null) || die "cannot read the kernel version of $KSRC"
+	[[ $version == 7.3* ]] || msg "warning: kernel version is $version, the series is made for 7.3"
+	git_k init -q
+	# Debian's linux-source .gitignore ignores every top-level path: add with -f.
+	git_k add -A -f .
+	git_k commit -q -m "Linux $version (base for NICMEM)"
+	git_k tag -f nicmem-base >/dev/null
+	echo "$origin" >"$stamp"
+}
+
+# The list of patches, in order, from kernel-patches/series.
+kernel_series() {
+	local series=$NICMEM_REPO/kernel-patches/series p
+	[[ -f $series ]] || die "kernel-patches/series missing"
+	grep -vE '^\s*(#|$)' "$series" | while read -r p; do
+		[[ -f $NICMEM_REPO/kernel-patches/$p ]] || die "kernel-patches/series names $p, which does not exist"
+		echo "$NICMEM_REPO/kernel-patches/$p"
+	done
+}
+
+kernel_patch() {
+	local patches stamp_val stamp=$NICMEM_WORK/linux-patches.stamp p
+	mapfile -t patches < <(kernel_series)
+	stamp_val=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
+	if stamp_ok "$stamp" "$stamp_val" && [[ -z $(git_k status --porcelain --untracked-files=no) ]]; then
+		msg "kernel-patches/ already applied (${#patches[@]} patches)"
+		return
+	fi
+	msg "applying ${#patches[@]} patches from kernel-patches/"
+	git_k am --abort >/dev/null 2>&1 || true
+	git_k checkout -q -f -B nicmem nicmem-base
+	for p in "${patches[@]}"; do
+		if ! git_k am -q --whitespace=nowarn "$p" >"$NICMEM_WORK/git-am.log" 2>&1; then
+			git_k am --abort >/dev/null 2>&1 || true
+			die "patch kernel-patches/$(basename "$p") does not apply to Linux 7.3: $(head -n 3 "$NICMEM_WORK/git-am.log" | tr '\n' ' ')"
+		fi
+		msg "  applied $(basename "$p")"
+	done
+	echo "$stamp_val" >"$stamp"
+}
+
+kernel_config() {
+	local frag=$NICMEM_REPO/scripts/config/nicmem.config stamp=$NICMEM_WORK/kconfig.stamp val
+	val=$(cat "$frag" "$NICMEM_WORK/linux-patches.stamp" | sha256sum | cut -c1-16)
+	if stamp_ok "$stamp" "$val" && [[ -f $KBUILD/.config ]]; then
+		return
+	fi
+	msg "configuring: tinyconfig + scripts/config/nicmem.config"
+	mkdir -p "$KBUILD"
+	kmake -s tinyconfig >/dev/null
+	cat "$frag" >>"$KBUILD/.config"
+	kmake -s olddefconfig >/dev/null 2>"$NICMEM_WORK/kconfig.log" || die "olddefconfig failed: $(tail -n 3 "$NICMEM_WORK/kconfig.log")"
+	# Every option the fragment asks for must have survived olddefconfig.
+	local bad=() line sym want
+	while IFS= read -r line; do
+		[[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] || continue
+		sym=${BASH_REMATCH[1]} want=${BASH_REMATCH[2]}
+		grep -qxF "$sym=$want" "$KBUILD/.config" || bad+=("$sym=$want")
+	done <"$frag"
+	((${#bad[@]} == 0)) || die "kernel config: not set after olddefconfig (missing dependency?): ${bad[*]}"
+	echo "$val" >"$stamp"
+}
+
+# Run a long make with a progress line every minute; fail with the first error.
+kmake_logged() {
+	local log=$1 pid n t0
+	shift
+	t0=$(date +%s)
+	kmake "$@" >"$log" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		if (($(date +%s) - t0 >= 60)) && kill -0 "$pid" 2>/dev/null; then
+			t0=$(date +%s)
+			n=$(grep -cE '^\s+(CC|RUSTC|LD|AR)' "$log" || true)
+			msg "  ... building ($n objects so far; log: $log)"
+		fi
+	done
+	wait "$pid" || {
+		grep -m 5 -E 'error|Error' "$log" >&2 || tail -n 20 "$log" >&2
+		die "kernel build failed (make $*); full log: $log"
+	}
+}
+
+cmd_kernel() {
+	step_begin kernel
+	need_space "$NICMEM_WORK" 8
+	mkdir -p "$NICMEM_WORK/ccache"
+	kernel_base
+	kernel_patch
+	kernel_config
+	msg "building bzImage and modules (first build about 10 minutes on 2 cores; ccache in $NICMEM_WORK/ccache)"
+	kmake_logged "$NICMEM_WORK/kernel-build.log" bzImage modules
+	br_run grep -q '^CONFIG_RUST=y' "$BR_WORK/kbuild/.config" || die "CONFIG_RUST is not enabled: is Rust available in the build root? (make LLVM=-19 rustavailable)"
+	msg "kernel: $(cat "$KBUILD/include/config/kernel.release") at $KBUILD/arch/x86/boot/bzImage"
+	step_end kernel
+}
+
+cmd_module() {
+	step_begin module
+	[[ -f $KBUILD/arch/x86/boot/bzImage ]] || die "no kernel build in $KBUILD: run 'scripts/nicmem kernel' first"
+	# Build from a copy so that the clone stays free of build products.
+	mkdir -p "$NICMEM_WORK/module"
+	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' --exclude='*.mod*' \
+		--exclude=Module.symvers --exclude=modules.order \
+		"$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
+	kmake_logged "$NICMEM_WORK/module-build.log" M="$BR_WORK/module" modules
+	msg "module: $(find "$NICMEM_WORK/module" -name '*.ko' -printf '%P ' )"
+	step_end module
+}
