@@ -47,11 +47,14 @@ step_end() { msg "== $1 done in $(($(date +%s) - STEP_T0)) s"; }
 
 # Run a command inside the build root, with /proc, /sys, /dev, the repo and
 # the work directory mounted. The mounts live in a private mount namespace
-# and disappear with the command.
+# and disappear with the command. With BR_NETNS set, the command runs in that
+# network namespace.
 br_run() {
 	[[ -x $NICMEM_BR/usr/bin/clang$LLVM_SUFFIX ]] || die "build root missing at $NICMEM_BR: run 'scripts/nicmem setup' first"
 	mkdir -p "$NICMEM_WORK" "$NICMEM_BR$BR_REPO" "$NICMEM_BR$BR_WORK"
-	unshare --mount --propagation private -- /bin/bash -euo pipefail -c '
+	local netns=()
+	[[ -n ${BR_NETNS:-} ]] && netns=(ip netns exec "$BR_NETNS")
+	"${netns[@]}" unshare --mount --propagation private -- /bin/bash -euo pipefail -c '
 		br=$1 repo=$2 work=$3 brrepo=$4 brwork=$5
 		shift 5
 		mount -t proc proc "$br/proc"

@@ -140,3 +140,32 @@ cmd_module() {
 	msg "module: $(find "$NICMEM_WORK/module" -name '*.ko' -printf '%P ' )"
 	step_end module
 }
+
+# scripts/nicmem export <tree>: write kernel-patches/ from the commits of a
+# kernel tree since nicmem-base (the developer's side of the series). The
+# cover letter's text is the branch description of <tree>'s branch; when
+# there is none, the current kernel-patches/0000-cover-letter.patch seeds it.
+cmd_export() {
+	local tree=${1:-}
+	[[ -n $tree && -d $tree ]] || die "usage: scripts/nicmem export <kernel tree with the series on top of nicmem-base>"
+	local branch base out=$NICMEM_REPO/kernel-patches cover=$NICMEM_REPO/kernel-patches/0000-cover-letter.patch
+	branch=$(git -C "$tree" symbolic-ref --short HEAD) || die "$tree: not on a branch"
+	base=$(git -C "$tree" rev-parse -q --verify nicmem-base) || die "$tree: no nicmem-base tag"
+	if ! git -C "$tree" config "branch.$branch.description" >/dev/null && [[ -f $cover ]]; then
+		# Subject (without the [PATCH 0/N] prefix), blank line, then the body
+		# up to the shortlog.
+		{
+			sed -n 's/^Subject: \[PATCH[^]]*\] //p' "$cover" | head -n1
+			echo
+			awk 'body && /^[^ ].* \([0-9]+\):$/ {exit} body {print} /^$/ && !body {body=1}' "$cover"
+		} | git -C "$tree" config "branch.$branch.description" "$(cat)"
+	fi
+	rm -f "$out"/[0-9][0-9][0-9][0-9]-*.patch
+	git -C "$tree" format-patch -q --zero-commit --no-signature --cover-letter \
+		--cover-from-description=subject -o "$out" "$base..HEAD"
+	(
+		echo "# Patches applied in order by scripts/nicmem kernel (git am)."
+		cd "$out" && ls [0-9][0-9][0-9][0-9]-*.patch | grep -v '^0000-'
+	) >"$out/series"
+	msg "exported $(grep -vc '^#' "$out/series") patches and the cover letter to kernel-patches/"
+}
