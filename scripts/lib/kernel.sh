@@ -32,8 +32,10 @@ kernel_base() {
 	local version
 	version=$(make -s -C "$KSRC" kernelversion 2>/dev/null) || die "cannot read the kernel version of $KSRC"
 	[[ $version == 7.3* ]] || msg "warning: kernel version is $version, the series is made for 7.3"
+	# Debian's linux-source adds "ignore everything at the top level" to
+	# .gitignore; drop it, or git would ignore the files the series adds.
+	sed -i '/^# Debian packaging/,/^!\/debian\/$/d' "$KSRC/.gitignore"
 	git_k init -q
-	# Debian's linux-source .gitignore ignores every top-level path: add with -f.
 	git_k add -A -f .
 	git_k commit -q -m "Linux $version (base for NICMEM)"
 	git_k tag -f nicmem-base >/dev/null
@@ -136,7 +138,7 @@ cmd_module() {
 	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' --exclude='*.mod*' \
 		--exclude=Module.symvers --exclude=modules.order \
 		"$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
-	kmake_logged "$NICMEM_WORK/module-build.log" M="$BR_WORK/module" modules
+	kmake_logged "$NICMEM_WORK/module-build.log" M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m modules
 	msg "module: $(find "$NICMEM_WORK/module" -name '*.ko' -printf '%P ' )"
 	step_end module
 }

@@ -47,6 +47,9 @@ nicmem_net_setup() {
 	ip -n "$RX_NS" addr add "$RX_ADDR6/64" dev "$rx" nodad
 	ip -n "$RX_NS" link set "$rx" up
 	echo "TX_IF=$tx RX_IF=$rx" >/tmp/nicmem-ifaces
+	# Let tests ask for send buffers larger than the NIC memory.
+	sysctl -qw net.core.wmem_max=33554432 net.core.rmem_max=33554432
+	ip netns exec "$RX_NS" sysctl -qw net.core.rmem_max=33554432
 	local i
 	for i in $(seq 1 50); do
 		ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 && return 0
@@ -85,12 +88,71 @@ nicmem_cleanup() {
 	unload_module
 }
 
-# wait_port <ns-cmd-prefix...> : wait until something listens on $PORT in RX_NS
-wait_listen() { # wait_listen <port>
+wait_listen() { # wait_listen <port>: something listens on it in RX_NS
 	local i
 	for i in $(seq 1 100); do
 		rx ss -Hltn "sport = :$1" | grep -q . && return 0
 		sleep 0.1
 	done
 	fail "nothing listens on port $1 in $RX_NS"
+}
+
+# host_has_pattern <hex>: asks the host (scripts/lib/vm.sh vm_host_helper)
+# whether the NIC memory backing file holds these bytes right now; prints
+# found, absent or timeout.
+host_has_pattern() {
+	local id=$$-$RANDOM i
+	echo "$1" >"$OUT/hostcheck.$id.req.tmp"
+	mv "$OUT/hostcheck.$id.req.tmp" "$OUT/hostcheck.$id.req"
+	for i in $(seq 1 150); do
+		if [[ -f $OUT/hostcheck.$id.res ]]; then
+			cat "$OUT/hostcheck.$id.res"
+			rm -f "$OUT/hostcheck.$id.res"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo timeout
+}
+
+# stream <port> <bytes> <send-args...>: one hashed stream across the wire
+# (receiver in RX_NS); fails unless both ends agree. Leaves the sender's
+# output in /tmp/send.<port> and the receiver's in /tmp/recv.<port>.
+# RECV_ARGS adds receiver options, DST the destination address.
+stream() {
+	local port=$1 bytes=$2
+	shift 2
+	rx "$BIN/nicmem-stream" recv "${LISTEN:-0.0.0.0}:$port" ${RECV_ARGS:-} >"/tmp/recv.$port" 2>&1 &
+	local rpid=$!
+	wait_listen "$port"
+	"$BIN/nicmem-stream" send "${DST:-$RX_ADDR}:$port" --bytes "$bytes" "$@" >"/tmp/send.$port" 2>&1 ||
+		fail "sender failed: $(cat "/tmp/send.$port")"
+	wait "$rpid" || fail "receiver failed: $(cat "/tmp/recv.$port")"
+	check_stream "$port" "$bytes"
+}
+
+check_stream() { # check_stream <port> <bytes>
+	local s r
+	s=$(sed -n 's/^send bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p' "/tmp/send.$1")
+	r=$(sed -n 's/^recv bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p' "/tmp/recv.$1")
+	[[ -n $s && $s == "$r" ]] || fail "port $1: sent '$s' but received '$r'"
+	[[ ${s%% *} -eq $2 ]] || fail "port $1: sent ${s%% *} bytes, expected $2"
+	log "port $1: $2 bytes, sha256 ${s#* } on both ends"
+}
+
+# sent_nicmem <port>: the sender's bytes from NIC memory (TCP_NICMEM_INFO)
+sent_nicmem() { sed -n 's/^nicmem bytes=\([0-9]*\).*/\1/p' "/tmp/send.$1"; }
+sent_fallback() { sed -n 's/^nicmem bytes=[0-9]* fallback=\([0-9]*\).*/\1/p' "/tmp/send.$1"; }
+sent_reason() { # sent_reason <port> <reason>
+	sed -n "s/^nicmem .* $2=\([0-9]*\).*/\1/p" "/tmp/send.$1" | grep . || echo 0
+}
+
+wait_in_use_zero() { # wait_in_use_zero <iface>
+	local i v
+	for i in $(seq 1 100); do
+		v=$(nicmem_field "$1" in_use)
+		[[ $v == 0 ]] && return 0
+		sleep 0.1
+	done
+	fail "NIC memory still in use on $1 after the sockets closed: $v chunks"
 }

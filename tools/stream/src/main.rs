@@ -2,15 +2,18 @@
 //! `nicmem-stream`: a hashed TCP stream for the tests.
 //!
 //! ```text
-//! nicmem-stream recv <addr:port> [--once]
-//!     accept a connection, read to EOF, print "recv bytes=N sha256=H"
+//! nicmem-stream recv <addr:port> [--rcvbuf B] [--delay-ms M]
+//!     accept one connection, wait M ms before reading (so that the sender's
+//!     data stays in flight), read to EOF, print "recv bytes=N sha256=H"
 //! nicmem-stream send <addr:port> --bytes N [--chunk C] [--flags plain|nicmem|zerocopy]
-//!                   [--seed S] [--pause-after B --pause-ms M]
-//!     send N pattern bytes, print "send bytes=N sha256=H" and the socket's
-//!     NIC memory counters ("nicmem bytes=.. fallback=.. reason=bytes ...")
+//!                   [--seed S] [--sndbuf B]
+//!     send N pattern bytes, print "send bytes=N sha256=H ..." and the
+//!     socket's counters ("nicmem bytes=.. fallback=.. reason=bytes ...")
+//! nicmem-stream pattern - --seed S --offset O --len L
+//!     print L bytes of the pattern from offset O, in hex
 //! ```
-//! The pattern comes from `libnicmem::Pattern`, so the payload can also be
-//! searched for in the NIC memory backing file (`--print-pattern`).
+//! The payload is `libnicmem::Pattern`, so a test can look for any piece of
+//! a stream in the NIC memory backing file.
 
 use libnicmem::{send_all, Pattern, TcpNicmemInfo, MSG_NICMEM};
 use sha2::{Digest, Sha256};
@@ -26,10 +29,11 @@ struct Args {
     chunk: usize,
     flags: i32,
     seed: u64,
-    pause_after: u64,
-    pause_ms: u64,
-    print_pattern: bool,
+    delay_ms: u64,
+    offset: u64,
+    len: u64,
     rcvbuf: Option<i32>,
+    sndbuf: Option<i32>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -43,10 +47,11 @@ fn parse() -> Result<Args, String> {
         chunk: 64 * 1024,
         flags: MSG_NICMEM,
         seed: 1,
-        pause_after: 0,
-        pause_ms: 0,
-        print_pattern: false,
+        delay_ms: 0,
+        offset: 0,
+        len: 64,
         rcvbuf: None,
+        sndbuf: None,
     };
     while let Some(opt) = it.next() {
         let mut val = || it.next().ok_or(format!("{opt} needs a value"));
@@ -54,10 +59,11 @@ fn parse() -> Result<Args, String> {
             "--bytes" => a.bytes = num(&val()?)?,
             "--chunk" => a.chunk = num(&val()?)? as usize,
             "--seed" => a.seed = num(&val()?)?,
-            "--pause-after" => a.pause_after = num(&val()?)?,
-            "--pause-ms" => a.pause_ms = num(&val()?)?,
+            "--delay-ms" => a.delay_ms = num(&val()?)?,
+            "--offset" => a.offset = num(&val()?)?,
+            "--len" => a.len = num(&val()?)?,
             "--rcvbuf" => a.rcvbuf = Some(num(&val()?)? as i32),
-            "--print-pattern" => a.print_pattern = true,
+            "--sndbuf" => a.sndbuf = Some(num(&val()?)? as i32),
             "--flags" => {
                 a.flags = match val()?.as_str() {
                     "plain" => 0,
@@ -95,11 +101,15 @@ fn hex(d: &[u8]) -> String {
 
 fn recv(a: &Args) -> io::Result<()> {
     let l = TcpListener::bind(&a.addr)?;
+    if let Some(sz) = a.rcvbuf {
+        // Set on the listener, so that the window is small from the start.
+        setsockopt_int(&l, libc::SOL_SOCKET, libc::SO_RCVBUF, sz)?;
+    }
     println!("listening {}", l.local_addr()?);
     io::stdout().flush()?;
     let (mut s, _) = l.accept()?;
-    if let Some(sz) = a.rcvbuf {
-        setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_RCVBUF, sz)?;
+    if a.delay_ms != 0 {
+        std::thread::sleep(Duration::from_millis(a.delay_ms));
     }
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -111,36 +121,27 @@ fn recv(a: &Args) -> io::Result<()> {
         }
         h.update(&buf[..n]);
         total += n as u64;
-        if a.pause_after != 0 && total >= a.pause_after && a.pause_ms != 0 {
-            // Stop reading once, so the sender's data stays in flight.
-            println!("paused at {total}");
-            io::stdout().flush()?;
-            std::thread::sleep(Duration::from_millis(a.pause_ms));
-            println!("resumed");
-            io::stdout().flush()?;
-            // Only once.
-            return finish_recv(s, h, total, buf);
-        }
     }
     println!("recv bytes={total} sha256={}", hex(&h.finalize()));
     Ok(())
 }
 
-fn finish_recv(mut s: TcpStream, mut h: Sha256, mut total: u64, mut buf: Vec<u8>) -> io::Result<()> {
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-        total += n as u64;
+/// The pattern bytes `[offset, offset + len)` of stream `seed`.
+fn pattern_at(seed: u64, offset: u64, len: u64) -> Vec<u8> {
+    let mut p = Pattern::new(seed);
+    let mut skip = vec![0u8; 64 * 1024];
+    let mut left = offset;
+    while left > 0 {
+        let n = left.min(skip.len() as u64) as usize;
+        p.fill(&mut skip[..n]);
+        left -= n as u64;
     }
-    println!("recv bytes={total} sha256={}", hex(&h.finalize()));
-    Ok(())
+    let mut out = vec![0u8; len as usize];
+    p.fill(&mut out);
+    out
 }
 
-fn setsockopt_int(s: &TcpStream, level: i32, opt: i32, v: i32) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
+fn setsockopt_int(s: &impl std::os::fd::AsRawFd, level: i32, opt: i32, v: i32) -> io::Result<()> {
     // SAFETY: `v` is an i32 valid for reads of its size.
     let rc = unsafe {
         libc::setsockopt(
@@ -159,19 +160,15 @@ fn setsockopt_int(s: &TcpStream, level: i32, opt: i32, v: i32) -> io::Result<()>
 
 fn send(a: &Args) -> io::Result<()> {
     let s = TcpStream::connect(&a.addr)?;
+    if let Some(sz) = a.sndbuf {
+        setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_SNDBUF, sz)?;
+    }
     if a.flags == libc::MSG_ZEROCOPY {
         setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
     }
     let mut pat = Pattern::new(a.seed);
     let mut h = Sha256::new();
     let mut buf = vec![0u8; a.chunk];
-    if a.print_pattern {
-        let mut p = Pattern::new(a.seed);
-        let mut first = vec![0u8; 64];
-        p.fill(&mut first);
-        println!("pattern {}", hex(&first));
-        io::stdout().flush()?;
-    }
     let t0 = Instant::now();
     let mut left = a.bytes;
     while left > 0 {
@@ -223,6 +220,10 @@ fn main() -> ExitCode {
     let r = match a.cmd.as_str() {
         "send" => send(&a),
         "recv" => recv(&a),
+        "pattern" => {
+            println!("{}", hex(&pattern_at(a.seed, a.offset, a.len)));
+            Ok(())
+        }
         other => {
             eprintln!("nicmem-stream: unknown command {other}");
             return ExitCode::from(2);
@@ -248,6 +249,15 @@ mod tests {
         assert_eq!(num("256M").unwrap(), 256 << 20);
         assert_eq!(num("1g").unwrap(), 1 << 30);
         assert!(num("x").is_err());
+    }
+
+    #[test]
+    fn pattern_at_offset_matches_the_stream() {
+        let mut whole = vec![0u8; 200_000];
+        Pattern::new(3).fill(&mut whole);
+        assert_eq!(pattern_at(3, 0, 64), whole[..64].to_vec());
+        // Offsets that are multiples of 8 line up with the generator.
+        assert_eq!(pattern_at(3, 131_072, 100), whole[131_072..131_172].to_vec());
     }
 
     #[test]

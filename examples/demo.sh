@@ -1,0 +1,44 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The main demo, run inside the guest by 'scripts/nicmem demo': load the NIC
+# memory provider, start an echo server behind the second NIC, send with
+# MSG_NICMEM from the Python and the Rust echo clients, show the counters.
+set -uo pipefail
+source /nicmem/repo/tests/vm/lib/env.sh
+PORT=7777
+
+echo NICMEM-DEMO-BEGIN
+(nicmem_net_setup) || {
+	echo "network setup failed"
+	echo NICMEM-DEMO-END
+	exit 1
+}
+source /tmp/nicmem-ifaces
+echo "# guest kernel $(uname -r); sender NIC $TX_IF ($TX_ADDR), receiver NIC $RX_IF ($RX_ADDR, namespace $RX_NS)"
+echo "\$ insmod mlx5_nicmem.ko emu_ifindex=$(cat "/sys/class/net/$TX_IF/ifindex")"
+load_module
+dmesg | grep -E 'nicmem' | tail -n 2 | sed 's/^\[[ 0-9.]*\] //'
+rx python3 /nicmem/repo/examples/python/echo_server.py $PORT >/dev/null 2>&1 &
+wait_listen $PORT
+echo
+echo "\$ python3 examples/python/echo_client.py $RX_ADDR $PORT 'hello from NIC memory'"
+python3 /nicmem/repo/examples/python/echo_client.py "$RX_ADDR" $PORT "hello from NIC memory"
+echo
+echo "\$ nicmem-echo-client $RX_ADDR:$PORT 'and hello from Rust'"
+"$BIN/nicmem-echo-client" "$RX_ADDR:$PORT" "and hello from Rust"
+echo
+echo "\$ nicmem-stream send $RX_ADDR:7778 --bytes 64M --flags nicmem"
+rx "$BIN/nicmem-stream" recv 0.0.0.0:7778 >/tmp/demo-recv &
+wait_listen 7778
+"$BIN/nicmem-stream" send "$RX_ADDR:7778" --bytes 64M --flags nicmem
+wait %2 2>/dev/null
+cat /tmp/demo-recv | grep recv
+echo
+echo "\$ cat /proc/net/nicmem"
+cat /proc/net/nicmem
+echo
+echo "\$ nstat -az 'TcpExtTCPNicmem*'"
+nstat -az 'TcpExtTCPNicmem*' | grep -v '^#'
+echo NICMEM-DEMO-END
+nicmem_cleanup >/dev/null 2>&1

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The emulated backend: QEMU's `ivshmem-plain` device (1af4:1110) as NIC
+//! memory for a virtio-net device.
+//!
+//! `ivshmem-plain` exposes host memory as BAR 2 of a PCI device. The guest
+//! writes it through a write-combining mapping, like MEMIC. virtio-net
+//! without `VIRTIO_F_ACCESS_PLATFORM` takes guest-physical addresses, so the
+//! address at which the "NIC" reads a chunk is its physical address in the
+//! BAR, and QEMU's virtio-net reads the payload straight out of the
+//! device's memory: the bytes never sit in guest RAM.
+//!
+//! Rust module parameters are integers only in this kernel, so the
+//! virtio-net device is named by its interface index (`emu_ifindex`).
+
+use crate::provider::Provider;
+use kernel::{device::Core, net::nicmem, pci, prelude::*};
+
+/// BAR of `ivshmem-plain` that holds the shared memory.
+const SHMEM_BAR: u32 = 2;
+
+/// The PCI driver of the emulated NIC memory.
+pub(crate) struct EmuDriver;
+
+/// A bound `ivshmem-plain` device, registered as NIC memory.
+pub(crate) struct EmuDevice {
+    registration: nicmem::Registration<Provider>,
+}
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    <EmuDriver as pci::Driver>::IdInfo,
+    [(
+        pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, 0x1110),
+        ()
+    )]
+);
+
+impl EmuDriver {
+    fn setup(pdev: &pci::Device<Core<'_>>) -> Result<EmuDevice> {
+        let ifindex = *crate::module_parameters::emu_ifindex.value();
+        let chunk_size = *crate::module_parameters::chunk_size.value();
+        let quota_pct = *crate::module_parameters::socket_quota_pct.value();
+
+        if ifindex == 0 || ifindex > i32::MAX as u32 {
+            dev_err!(
+                pdev,
+                "emu_ifindex not set: load with emu_ifindex=<ifindex of the virtio-net device>\n"
+            );
+            return Err(EINVAL);
+        }
+        if !chunk_size.is_power_of_two() || !(256..=4096).contains(&chunk_size) {
+            dev_err!(
+                pdev,
+                "chunk_size={} must be a power of two from 256 to 4096\n",
+                chunk_size
+            );
+            return Err(EINVAL);
+        }
+
+        pdev.enable_device_mem()?;
+        let phys = pdev.resource_start(SHMEM_BAR)?;
+        let len = pdev.resource_len(SHMEM_BAR)?;
+        let chunk = chunk_size as u64;
+        let size = len / chunk * chunk;
+        if size == 0 {
+            dev_err!(pdev, "BAR {} is empty ({} bytes)\n", SHMEM_BAR, len);
+            return Err(ENODEV);
+        }
+        let chunks = u32::try_from(size / chunk).map_err(|_| EINVAL)?;
+        let provider = Provider::new(chunks, quota_pct)?;
+        let quota = provider.quota();
+
+        let region = nicmem::Region {
+            phys,
+            // Guest-physical addresses: see the module documentation.
+            dma: phys,
+            size: usize::try_from(size).map_err(|_| EINVAL)?,
+            chunk_size,
+        };
+        let registration = nicmem::Registration::register(ifindex as i32, &region, provider)
+            .inspect_err(|e| {
+                dev_err!(
+                    pdev,
+                    "cannot register as NIC memory of ifindex {}: {:?}\n",
+                    ifindex,
+                    e
+                )
+            })?;
+        dev_info!(
+            pdev,
+            "emulated NIC memory for ifindex {}: {} KiB at {:#x}, {} chunks of {} bytes, {} per socket\n",
+            ifindex,
+            size >> 10,
+            phys,
+            chunks,
+            chunk_size,
+            quota
+        );
+        Ok(EmuDevice { registration })
+    }
+}
+
+impl pci::Driver for EmuDriver {
+    type IdInfo = ();
+    type Data<'bound> = EmuDevice;
+
+    const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
+
+    fn probe<'bound>(
+        pdev: &'bound pci::Device<Core<'_>>,
+        _info: Option<&'bound Self::IdInfo>,
+    ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
+        Self::setup(pdev)
+    }
+}
+
+impl Drop for EmuDevice {
+    fn drop(&mut self) {
+        let (in_use, stats) = self.registration.allocator().stats();
+        pr_info!(
+            "emulated NIC memory released: {} chunks allocated, {} freed, peak {}, {} refused (no memory), {} refused (quota), {} in use\n",
+            stats.allocs,
+            stats.frees,
+            stats.peak,
+            stats.fail_nomem,
+            stats.fail_quota,
+            in_use
+        );
+    }
+}

@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The allocator behind a registered provider: a [`ChunkAllocator`] under a
+//! spinlock, shared by every backend.
+
+use crate::allocator::{ChunkAllocator, Stats};
+use kernel::{net::nicmem, new_spinlock, prelude::*, sync::Arc, sync::SpinLock};
+
+/// The allocator of one provider.
+///
+/// The core already serializes calls with interrupts disabled; the lock
+/// gives the shared `&self` the exclusive access the allocator needs.
+#[pin_data]
+pub(crate) struct Provider {
+    #[pin]
+    state: SpinLock<ChunkAllocator>,
+}
+
+impl Provider {
+    /// A provider of `chunks` chunks with a quota of `quota_pct` percent of
+    /// them per socket.
+    pub(crate) fn new(chunks: u32, quota_pct: u32) -> Result<Arc<Self>> {
+        let quota = (u64::from(chunks) * u64::from(quota_pct.clamp(1, 100)) / 100) as u32;
+        let allocator = ChunkAllocator::new(chunks, quota)?;
+        Arc::pin_init(
+            pin_init!(Self {
+                state <- new_spinlock!(allocator, "nicmem_allocator"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The quota in chunks per socket.
+    pub(crate) fn quota(&self) -> u32 {
+        self.state.lock().quota()
+    }
+
+    /// Chunks in use and the statistics so far.
+    pub(crate) fn stats(&self) -> (u32, Stats) {
+        let a = self.state.lock();
+        (a.in_use(), a.stats())
+    }
+}
+
+impl nicmem::Allocator for Provider {
+    fn alloc(&self, owner: u64) -> Result<u32> {
+        self.state.lock().alloc(owner)
+    }
+
+    fn free(&self, idx: u32) {
+        self.state.lock().free(idx);
+    }
+}

@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The provider module loads, binds the ivshmem device, registers the NIC
+# memory of TX_IF, passes its KUnit tests, and unloads cleanly; without
+# emu_ifindex it refuses the device with a clear message.
+source "$(dirname "$0")/../lib/env.sh"
+
+dmesg -C
+load_module || fail "insmod failed"
+module_loaded || fail "module not loaded"
+ls /sys/bus/pci/drivers/nicmem_ivshmem/ | grep -q '^0000:' || fail "ivshmem device not bound to nicmem_ivshmem"
+line=$(grep "^$TX_IF " /proc/net/nicmem) || fail "no NIC memory registered for $TX_IF: $(cat /proc/net/nicmem)"
+log "/proc/net/nicmem: $line"
+[[ $(nicmem_field "$TX_IF" chunks) -eq 4096 ]] || fail "expected 4096 chunks of 4 KiB (16 MiB BAR)"
+[[ $(nicmem_field "$TX_IF" in_use) -eq 0 ]] || fail "fresh provider has chunks in use"
+
+# KUnit: the allocator suite ran at load and passed every case.
+dmesg | grep -E 'nicmem_allocator|# [a-z_]+\.speed' | grep -v speed | sed 's/^/  /'
+dmesg | grep -qE '^\[[ 0-9.]+\] ok [0-9]+ nicmem_allocator$' || fail "KUnit suite nicmem_allocator did not pass"
+if dmesg | grep -A0 -E 'not ok' | grep -q .; then
+	fail "a KUnit test failed: $(dmesg | grep 'not ok')"
+fi
+cases=$(dmesg | grep -cE '^\[[ 0-9.]+\]     ok [0-9]+ ')
+((cases >= 6)) || fail "only $cases KUnit cases passed"
+
+rmmod "$MODNAME" || fail "rmmod failed"
+grep -q "^$TX_IF " /proc/net/nicmem && fail "provider still registered after rmmod"
+dmesg | grep -q 'emulated NIC memory released' || fail "no release message"
+
+# Without the pairing parameter: a clear error, no provider, clean unload.
+dmesg -C
+insmod "$MODULE" || fail "insmod without parameters failed"
+dmesg | grep -q 'emu_ifindex not set' || fail "no clear error without emu_ifindex: $(dmesg | tail -3)"
+grep -q "^$TX_IF " /proc/net/nicmem && fail "provider registered without emu_ifindex"
+rmmod "$MODNAME" || fail "rmmod failed"
+
+# Pairing with a device that cannot transmit NIC memory (loopback): refused.
+dmesg -C
+insmod "$MODULE" emu_ifindex=1 || fail "insmod failed"
+dmesg | grep -q 'does not transmit net_iov frags' || fail "loopback accepted as NIC memory device: $(dmesg | tail -3)"
+rmmod "$MODNAME" || fail "rmmod failed"
+log "module loads, registers, passes KUnit and unloads cleanly"
