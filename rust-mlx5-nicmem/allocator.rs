@@ -18,19 +18,19 @@ use kernel::prelude::*;
 
 /// Statistics of an allocator.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stats {
+pub(crate) struct Stats {
     /// Chunks handed out.
-    pub allocs: u64,
+    pub(crate) allocs: u64,
     /// Chunks given back.
-    pub frees: u64,
+    pub(crate) frees: u64,
     /// Allocations refused because every chunk was in use.
-    pub fail_nomem: u64,
+    pub(crate) fail_nomem: u64,
     /// Allocations refused because the socket was at its quota.
-    pub fail_quota: u64,
+    pub(crate) fail_quota: u64,
     /// Frees of a chunk that was not allocated (ignored).
-    pub bad_frees: u64,
+    pub(crate) bad_frees: u64,
     /// Most chunks in use at once.
-    pub peak: u32,
+    pub(crate) peak: u32,
 }
 
 /// No owner: the chunk is free.
@@ -45,7 +45,7 @@ const FREE: u64 = 0;
 ///   with `n > 0` equal to the number of chunks whose `owner` is `o`, and no
 ///   entry for owners without chunks.
 /// - `free`, `usage` have capacity for `owner.len()` entries.
-pub struct ChunkAllocator {
+pub(crate) struct ChunkAllocator {
     owner: KVec<u64>,
     free: KVec<u32>,
     usage: KVec<(u64, u32)>,
@@ -56,7 +56,7 @@ pub struct ChunkAllocator {
 impl ChunkAllocator {
     /// An allocator of `chunks` chunks, each owner limited to `quota`
     /// chunks (at least one).
-    pub fn new(chunks: u32, quota: u32) -> Result<Self> {
+    pub(crate) fn new(chunks: u32, quota: u32) -> Result<Self> {
         if chunks == 0 {
             return Err(EINVAL);
         }
@@ -79,27 +79,27 @@ impl ChunkAllocator {
     }
 
     /// Number of chunks.
-    pub fn chunks(&self) -> u32 {
+    pub(crate) fn chunks(&self) -> u32 {
         self.owner.len() as u32
     }
 
     /// Chunks currently allocated.
-    pub fn in_use(&self) -> u32 {
+    pub(crate) fn in_use(&self) -> u32 {
         self.chunks() - self.free.len() as u32
     }
 
     /// The per-owner quota in chunks.
-    pub fn quota(&self) -> u32 {
+    pub(crate) fn quota(&self) -> u32 {
         self.quota
     }
 
     /// The statistics so far.
-    pub fn stats(&self) -> Stats {
+    pub(crate) fn stats(&self) -> Stats {
         self.stats
     }
 
     /// Chunks held by `owner`.
-    pub fn held_by(&self, owner: u64) -> u32 {
+    pub(crate) fn held_by(&self, owner: u64) -> u32 {
         self.usage
             .iter()
             .find(|(o, _)| *o == owner)
@@ -109,7 +109,7 @@ impl ChunkAllocator {
     /// Allocates a chunk for `owner` (never 0). Fails with `EDQUOT` when
     /// `owner` holds `quota` chunks, `ENOSPC` when none is free, `EINVAL`
     /// for owner 0.
-    pub fn alloc(&mut self, owner: u64) -> Result<u32> {
+    pub(crate) fn alloc(&mut self, owner: u64) -> Result<u32> {
         if owner == FREE {
             return Err(EINVAL);
         }
@@ -143,7 +143,7 @@ impl ChunkAllocator {
 
     /// Gives back chunk `idx`. A chunk that is not allocated is counted in
     /// `bad_frees` and otherwise ignored.
-    pub fn free(&mut self, idx: u32) {
+    pub(crate) fn free(&mut self, idx: u32) {
         let Some(&owner) = self.owner.get(idx as usize) else {
             self.stats.bad_frees += 1;
             return;

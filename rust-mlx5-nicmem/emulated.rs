@@ -38,9 +38,9 @@ kernel::pci_device_table!(
 
 impl EmuDriver {
     fn setup(pdev: &pci::Device<Core<'_>>) -> Result<EmuDevice> {
-        let ifindex = *crate::module_parameters::emu_ifindex.value();
-        let chunk_size = *crate::module_parameters::chunk_size.value();
-        let quota_pct = *crate::module_parameters::socket_quota_pct.value();
+        let ifindex = crate::module_parameters::emu_ifindex.value();
+        let chunk_size = crate::module_parameters::chunk_size.value();
+        let quota_pct = crate::module_parameters::socket_quota_pct.value();
 
         if ifindex == 0 || ifindex > i32::MAX as u32 {
             dev_err!(
@@ -116,10 +116,12 @@ impl pci::Driver for EmuDriver {
 }
 
 impl Drop for EmuDevice {
+    /// Reports the allocator's statistics; then the registration drops and
+    /// unregisters, waiting for any chunk still in flight.
     fn drop(&mut self) {
         let (in_use, stats) = self.registration.allocator().stats();
         pr_info!(
-            "emulated NIC memory released: {} chunks allocated, {} freed, peak {}, {} refused (no memory), {} refused (quota), {} in use\n",
+            "unregistering emulated NIC memory: {} chunks allocated, {} freed, peak {}, {} refused (no memory), {} refused (quota), {} in use\n",
             stats.allocs,
             stats.frees,
             stats.peak,

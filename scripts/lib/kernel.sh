@@ -25,7 +25,7 @@ kernel_base() {
 	rm -rf "$KSRC" "$KBUILD"
 	mkdir -p "$KSRC"
 	if [[ -n ${NICMEM_LINUX_SRC:-} ]]; then
-		rsync -a --exclude=.git "$NICMEM_LINUX_SRC/" "$KSRC/"
+		tar -C "$NICMEM_LINUX_SRC" --exclude=.git -cf - . | tar -C "$KSRC" -xf -
 	else
 		tar -xf "$tarball" -C "$KSRC" --strip-components=1
 	fi
@@ -62,6 +62,12 @@ kernel_patch() {
 	fi
 	msg "applying ${#patches[@]} patches from kernel-patches/"
 	git_k am --abort >/dev/null 2>&1 || true
+	# Files the series touches: remember their content and mtime, so that
+	# those the new series leaves unchanged keep their mtime (no rebuild).
+	local keep=$NICMEM_WORK/linux-mtimes f blob mtime
+	git_k diff --name-only nicmem-base HEAD 2>/dev/null | while read -r f; do
+		[[ -f $KSRC/$f ]] && echo "$(git_k rev-parse "HEAD:$f") $(stat -c %Y "$KSRC/$f") $f"
+	done >"$keep" || true
 	git_k checkout -q -f -B nicmem nicmem-base
 	for p in "${patches[@]}"; do
 		if ! git_k am -q --whitespace=nowarn "$p" >"$NICMEM_WORK/git-am.log" 2>&1; then
@@ -70,6 +76,9 @@ kernel_patch() {
 		fi
 		msg "  applied $(basename "$p")"
 	done
+	while read -r blob mtime f; do
+		[[ $(git_k rev-parse -q --verify "HEAD:$f" 2>/dev/null) == "$blob" ]] && touch -d "@$mtime" "$KSRC/$f"
+	done <"$keep"
 	echo "$stamp_val" >"$stamp"
 }
 
@@ -135,9 +144,9 @@ cmd_module() {
 	[[ -f $KBUILD/arch/x86/boot/bzImage ]] || die "no kernel build in $KBUILD: run 'scripts/nicmem kernel' first"
 	# Build from a copy so that the clone stays free of build products.
 	mkdir -p "$NICMEM_WORK/module"
-	rsync -a --delete --exclude='*.o' --exclude='*.ko' --exclude='*.cmd' --exclude='*.mod*' \
-		--exclude=Module.symvers --exclude=modules.order \
-		"$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
+	# cp -a keeps the sources' mtimes, so unchanged files are not rebuilt.
+	find "$NICMEM_WORK/module" -name '*.rs' -delete
+	cp -a "$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
 	kmake_logged "$NICMEM_WORK/module-build.log" M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m modules
 	msg "module: $(find "$NICMEM_WORK/module" -name '*.ko' -printf '%P ' )"
 	step_end module

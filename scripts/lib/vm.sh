@@ -151,7 +151,9 @@ vm_boot_checked() { # vm_boot_checked <mode> [extra kernel args]
 	local mode=$1 accel rc=0
 	accel=$(vm_accel)
 	msg "booting the guest ($accel, mode $mode, timeout ${NICMEM_VM_TIMEOUT}s); console: \$NICMEM_CACHE/work/runs/.../console.log"
-	vm_run "$mode" "$accel" "$NICMEM_VM_TIMEOUT" "${2:-}" || rc=$?
+	local extra=${2:-}
+	[[ -n ${NICMEM_TESTS:-} ]] && extra+=" nicmem.tests=$NICMEM_TESTS"
+	vm_run "$mode" "$accel" "$NICMEM_VM_TIMEOUT" "$extra" || rc=$?
 	msg "console log: $VM_OUT/console.log"
 	if ((rc == 124)); then
 		tail -n 20 "$VM_OUT/console.log" >&2

@@ -25,7 +25,7 @@ cases=$(dmesg | grep -cE '^\[[ 0-9.]+\]     ok [0-9]+ ')
 
 rmmod "$MODNAME" || fail "rmmod failed"
 grep -q "^$TX_IF " /proc/net/nicmem && fail "provider still registered after rmmod"
-dmesg | grep -q 'emulated NIC memory released' || fail "no release message"
+dmesg | grep -q 'NIC memory provider unregistered' || fail "no unregister message"
 
 # Without the pairing parameter: a clear error, no provider, clean unload.
 dmesg -C

@@ -12,6 +12,7 @@ nic=$(sent_nicmem $PORT) mib=$(($(tcpext TCPNicmemTxBytes) - mib0)) wire=$(($(rx
 pct=$((nic * 100 / BYTES))
 log "from NIC memory: $nic of $BYTES bytes ($pct%), TcpExt TCPNicmemTxBytes +$mib, wire $wire bytes"
 ((nic * 100 >= BYTES * 95)) || fail "only $pct% came from NIC memory"
+(($(sent_fallback $PORT) == BYTES - nic)) || fail "fallback bytes + NIC memory bytes != bytes sent: $(grep nicmem /tmp/send.$PORT)"
 ((mib == nic)) || fail "MIB counter ($mib) disagrees with the socket counter ($nic)"
 ((wire >= BYTES)) || fail "the receiver NIC saw only $wire bytes"
 wait_in_use_zero "$TX_IF"

@@ -27,7 +27,7 @@ srv = subprocess.Popen(["ip", "netns", "exec", "rx", "/nicmem/work/guest/target/
 srv.stdout.readline()
 data = bytes(range(256)) * 4096
 s = socket.create_connection((sys.argv[1], 7153))
-s.setsockopt(socket.SOL_SOCKET, socket.SO_ZEROCOPY, 1)
+s.setsockopt(socket.SOL_SOCKET, 60, 1)  # SO_ZEROCOPY
 s.sendall(data, MSG_NICMEM | MSG_ZEROCOPY)
 info = struct.unpack("10Q", s.getsockopt(socket.IPPROTO_TCP, 47, 80))
 s.close()
