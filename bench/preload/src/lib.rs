@@ -13,6 +13,8 @@
 //! "not a socket" until it is closed. Protocols other than TCP ignore the
 //! flag, so wrapping every socket is safe.
 
+#![deny(unsafe_op_in_unsafe_fn)]
+
 use libc::{c_int, c_void, iovec, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 use libnicmem::MSG_NICMEM;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -124,8 +126,9 @@ fn errno() -> c_int {
 /// As `send(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, len: size_t, flags: c_int) -> ssize_t {
-    // SAFETY: forwarding the caller's arguments to libc's send.
-    unsafe { real!("send", SendFn)(fd, buf, len, config().flags(flags, len)) }
+    let next = real!("send", SendFn);
+    // SAFETY: the caller's arguments, passed on to libc's send.
+    unsafe { next(fd, buf, len, config().flags(flags, len)) }
 }
 
 /// # Safety
@@ -139,8 +142,9 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     alen: socklen_t,
 ) -> ssize_t {
-    // SAFETY: forwarding the caller's arguments to libc's sendto.
-    unsafe { real!("sendto", SendtoFn)(fd, buf, len, config().flags(flags, len), addr, alen) }
+    let next = real!("sendto", SendtoFn);
+    // SAFETY: the caller's arguments, passed on to libc's sendto.
+    unsafe { next(fd, buf, len, config().flags(flags, len), addr, alen) }
 }
 
 /// # Safety
@@ -154,8 +158,9 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
         let m = unsafe { &*msg };
         iov_len(m.msg_iov, m.msg_iovlen as c_int)
     };
-    // SAFETY: forwarding the caller's arguments to libc's sendmsg.
-    unsafe { real!("sendmsg", SendmsgFn)(fd, msg, config().flags(flags, len)) }
+    let next = real!("sendmsg", SendmsgFn);
+    // SAFETY: the caller's arguments, passed on to libc's sendmsg.
+    unsafe { next(fd, msg, config().flags(flags, len)) }
 }
 
 /// # Safety
@@ -164,15 +169,17 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
     let cfg = config();
     if cfg.enabled && len >= cfg.min_size && !NOT_SOCKETS.get(fd) {
-        // SAFETY: send on the caller's buffer; ENOTSOCK means not a socket.
-        let n = unsafe { real!("send", SendFn)(fd, buf, len, MSG_NICMEM) };
+        let send = real!("send", SendFn);
+        // SAFETY: send of the caller's buffer; ENOTSOCK means not a socket.
+        let n = unsafe { send(fd, buf, len, MSG_NICMEM) };
         if n >= 0 || errno() != libc::ENOTSOCK {
             return n;
         }
         NOT_SOCKETS.set(fd, true);
     }
-    // SAFETY: forwarding the caller's arguments to libc's write.
-    unsafe { real!("write", WriteFn)(fd, buf, len) }
+    let next = real!("write", WriteFn);
+    // SAFETY: the caller's arguments, passed on to libc's write.
+    unsafe { next(fd, buf, len) }
 }
 
 /// # Safety
@@ -182,19 +189,21 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize
     let cfg = config();
     let len = iov_len(iov, n);
     if cfg.enabled && len >= cfg.min_size && !NOT_SOCKETS.get(fd) && n > 0 {
-        // SAFETY: an all-zero msghdr is valid; we point it at the caller's iovecs.
+        // SAFETY: an all-zero msghdr is valid; it points at the caller's iovecs.
         let mut msg: msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov.cast_mut();
         msg.msg_iovlen = n as _;
+        let sendmsg = real!("sendmsg", SendmsgFn);
         // SAFETY: `msg` is valid for the call.
-        let r = unsafe { real!("sendmsg", SendmsgFn)(fd, &msg, MSG_NICMEM) };
+        let r = unsafe { sendmsg(fd, &msg, MSG_NICMEM) };
         if r >= 0 || errno() != libc::ENOTSOCK {
             return r;
         }
         NOT_SOCKETS.set(fd, true);
     }
-    // SAFETY: forwarding the caller's arguments to libc's writev.
-    unsafe { real!("writev", WritevFn)(fd, iov, n) }
+    let next = real!("writev", WritevFn);
+    // SAFETY: the caller's arguments, passed on to libc's writev.
+    unsafe { next(fd, iov, n) }
 }
 
 /// # Safety
@@ -202,8 +211,9 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize
 #[no_mangle]
 pub unsafe extern "C" fn close(fd: c_int) -> c_int {
     NOT_SOCKETS.set(fd, false);
-    // SAFETY: forwarding the caller's argument to libc's close.
-    unsafe { real!("close", CloseFn)(fd) }
+    let next = real!("close", CloseFn);
+    // SAFETY: the caller's argument, passed on to libc's close.
+    unsafe { next(fd) }
 }
 
 #[cfg(test)]
