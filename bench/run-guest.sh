@@ -94,6 +94,19 @@ for rep in $(seq 1 "$REPS"); do
 		done
 	done
 done
+# Where the CPU goes: a system-wide profile of one 64 KiB stream per mode.
+PERF=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1)
+if [[ -n $PERF && -z ${BENCH_NO_PROFILE:-} ]]; then
+	for mode in plain nicmem zerocopy; do
+		echo "# profile $mode"
+		"$PERF" record -q -a -g -e cpu-clock -o "/tmp/perf-$mode.data" -- \
+			"$BIN/nicmem-bench" stream "$RX_ADDR:7900" --mode "$mode" --size 65536 --seconds 3 \
+			>"$out/profile-$mode.txt" 2>/dev/null
+		"$PERF" report -q -i "/tmp/perf-$mode.data" --stdio --no-children --sort sym \
+			--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$out/profile-$mode.txt"
+	done
+fi
+
 {
 	echo "kernel=$(uname -r)"
 	echo "cpus=$(nproc)"

@@ -49,11 +49,15 @@ impl EmuDriver {
             );
             return Err(EINVAL);
         }
-        if !chunk_size.is_power_of_two() || !(256..=4096).contains(&chunk_size) {
+        if !chunk_size.is_power_of_two()
+            || !(nicmem::CHUNK_MIN..=nicmem::CHUNK_MAX).contains(&chunk_size)
+        {
             dev_err!(
                 pdev,
-                "chunk_size={} must be a power of two from 256 to 4096\n",
-                chunk_size
+                "chunk_size={} must be a power of two from {} to {}\n",
+                chunk_size,
+                nicmem::CHUNK_MIN,
+                nicmem::CHUNK_MAX
             );
             return Err(EINVAL);
         }

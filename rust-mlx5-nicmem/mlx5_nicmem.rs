@@ -29,8 +29,8 @@ module! {
             description: "Interface index of the virtio-net device that the emulated NIC memory (ivshmem-plain) belongs to",
         },
         chunk_size: u32 {
-            default: 4096,
-            description: "Allocation unit of NIC memory in bytes (power of two, 256..4096)",
+            default: 65536,
+            description: "Allocation unit of the emulated NIC memory in bytes (power of two, 256..65536)",
         },
         socket_quota_pct: u32 {
             default: 50,

@@ -9,7 +9,6 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
-
 /// The `send()` flag: place the payload in NIC memory (`include/linux/socket.h`).
 pub const MSG_NICMEM: i32 = 0x800_0000;
 

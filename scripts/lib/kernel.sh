@@ -180,3 +180,33 @@ cmd_export() {
 	) >"$out/series"
 	msg "exported $(grep -vc '^#' "$out/series") patches and the cover letter to kernel-patches/"
 }
+
+# scripts/nicmem lint: the style gates of the project, all of them.
+cmd_lint() {
+	step_begin lint
+	local bad=0 p
+	msg "checkpatch --strict on kernel-patches/"
+	for p in $(kernel_series); do
+		if ! perl "$KSRC/scripts/checkpatch.pl" --strict --no-tree -q "$p" >"$NICMEM_WORK/checkpatch.log" 2>&1; then
+			msg "  $(basename "$p"):"
+			grep -E '^(ERROR|WARNING|CHECK)' "$NICMEM_WORK/checkpatch.log" >&2 || true
+			bad=1
+		fi
+	done
+	msg "rustfmt (kernel style) on rust-mlx5-nicmem/"
+	br_run rustfmt --edition 2021 --config-path "$BR_WORK/linux/.rustfmt.toml" --check \
+		$(cd "$NICMEM_REPO" && ls rust-mlx5-nicmem/*.rs | sed "s|^|$BR_REPO/|") || bad=1
+	msg "clippy (CLIPPY=1) on the module"
+	rm -f "$NICMEM_WORK"/module/rust-mlx5-nicmem/*.o
+	kmake M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m CLIPPY=1 modules >"$NICMEM_WORK/clippy.log" 2>&1 || bad=1
+	if grep -qE '^(warning|error)' "$NICMEM_WORK/clippy.log"; then
+		grep -E '^(warning|error)' -A4 "$NICMEM_WORK/clippy.log" >&2
+		bad=1
+	fi
+	msg "cargo fmt --check and cargo clippy on the userspace workspace"
+	cargo fmt --all --manifest-path "$NICMEM_REPO/Cargo.toml" -- --check >&2 || bad=1
+	CARGO_TARGET_DIR=$NICMEM_WORK/guest/target cargo clippy --quiet --workspace --all-targets \
+		--manifest-path "$NICMEM_REPO/Cargo.toml" -- -D warnings >&2 || bad=1
+	step_end lint
+	((bad == 0)) || die "lint found problems (see above)"
+}

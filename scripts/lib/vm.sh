@@ -229,6 +229,7 @@ cmd_bench() {
 	[[ -f $VM_OUT/bench/results.csv ]] || die "benchmark produced no results in $VM_OUT/bench"
 	mkdir -p "$NICMEM_REPO/bench/results"
 	cp "$VM_OUT"/bench/* "$NICMEM_REPO/bench/results/"
-	python3 "$NICMEM_REPO/bench/report.py" "$NICMEM_REPO/bench/results"
+	python3 "$NICMEM_REPO/bench/report.py" "$NICMEM_REPO/bench/results" >&2
+	msg "results: bench/results/results.md (table), results.svg (plot), results.csv (raw)"
 	step_end bench
 }

@@ -102,8 +102,14 @@ macro_rules! real {
 }
 
 type SendFn = unsafe extern "C" fn(c_int, *const c_void, size_t, c_int) -> ssize_t;
-type SendtoFn =
-    unsafe extern "C" fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t;
+type SendtoFn = unsafe extern "C" fn(
+    c_int,
+    *const c_void,
+    size_t,
+    c_int,
+    *const sockaddr,
+    socklen_t,
+) -> ssize_t;
 type SendmsgFn = unsafe extern "C" fn(c_int, *const msghdr, c_int) -> ssize_t;
 type WriteFn = unsafe extern "C" fn(c_int, *const c_void, size_t) -> ssize_t;
 type WritevFn = unsafe extern "C" fn(c_int, *const iovec, c_int) -> ssize_t;
@@ -222,20 +228,38 @@ mod tests {
 
     #[test]
     fn parses_the_environment() {
-        assert_eq!(Config::parse(None, None), Config { enabled: true, min_size: 0 });
+        assert_eq!(
+            Config::parse(None, None),
+            Config {
+                enabled: true,
+                min_size: 0
+            }
+        );
         assert_eq!(
             Config::parse(Some("off"), Some("4096")),
-            Config { enabled: false, min_size: 4096 }
+            Config {
+                enabled: false,
+                min_size: 4096
+            }
         );
         assert_eq!(Config::parse(Some("on"), Some("junk")).min_size, 0);
     }
 
     #[test]
     fn adds_the_flag_only_when_asked_and_large_enough() {
-        let c = Config { enabled: true, min_size: 100 };
-        assert_eq!(c.flags(libc::MSG_DONTWAIT, 100), libc::MSG_DONTWAIT | MSG_NICMEM);
+        let c = Config {
+            enabled: true,
+            min_size: 100,
+        };
+        assert_eq!(
+            c.flags(libc::MSG_DONTWAIT, 100),
+            libc::MSG_DONTWAIT | MSG_NICMEM
+        );
         assert_eq!(c.flags(0, 99), 0);
-        let off = Config { enabled: false, min_size: 0 };
+        let off = Config {
+            enabled: false,
+            min_size: 0,
+        };
         assert_eq!(off.flags(0, 1 << 20), 0);
     }
 

@@ -83,7 +83,11 @@ fn drain_errqueue(s: &TcpStream) -> u64 {
         msg.msg_controllen = std::mem::size_of_val(&control);
         // SAFETY: `msg` is valid; MSG_ERRQUEUE reads no data.
         let r = unsafe {
-            libc::recvmsg(s.as_raw_fd(), &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT)
+            libc::recvmsg(
+                s.as_raw_fd(),
+                &mut msg,
+                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+            )
         };
         if r < 0 {
             return done;

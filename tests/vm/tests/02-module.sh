@@ -11,7 +11,7 @@ module_loaded || fail "module not loaded"
 ls /sys/bus/pci/drivers/nicmem_ivshmem/ | grep -q '^0000:' || fail "ivshmem device not bound to nicmem_ivshmem"
 line=$(grep "^$TX_IF " /proc/net/nicmem) || fail "no NIC memory registered for $TX_IF: $(cat /proc/net/nicmem)"
 log "/proc/net/nicmem: $line"
-[[ $(nicmem_field "$TX_IF" chunks) -eq 4096 ]] || fail "expected 4096 chunks of 4 KiB (16 MiB BAR)"
+[[ $(nicmem_field "$TX_IF" chunks) -eq 256 ]] || fail "expected 256 chunks of 64 KiB (16 MiB BAR)"
 [[ $(nicmem_field "$TX_IF" in_use) -eq 0 ]] || fail "fresh provider has chunks in use"
 
 # KUnit: the allocator suite ran at load and passed every case.
@@ -32,6 +32,18 @@ dmesg -C
 insmod "$MODULE" || fail "insmod without parameters failed"
 dmesg | grep -q 'emu_ifindex not set' || fail "no clear error without emu_ifindex: $(dmesg | tail -3)"
 grep -q "^$TX_IF " /proc/net/nicmem && fail "provider registered without emu_ifindex"
+rmmod "$MODNAME" || fail "rmmod failed"
+
+# A chunk size the core does not take: refused with a clear message.
+dmesg -C
+load_module chunk_size=1000 || fail "insmod failed"
+dmesg | grep -q 'chunk_size=1000 must be a power of two' || fail "bad chunk_size accepted: $(dmesg | tail -3)"
+grep -q "^$TX_IF " /proc/net/nicmem && fail "provider registered with a bad chunk size"
+rmmod "$MODNAME" || fail "rmmod failed"
+
+# Small chunks (the MEMIC granularity) work too.
+load_module chunk_size=4096 || fail "insmod chunk_size=4096 failed"
+[[ $(nicmem_field "$TX_IF" chunks) -eq 4096 ]] || fail "expected 4096 chunks of 4 KiB"
 rmmod "$MODNAME" || fail "rmmod failed"
 
 # Pairing with a device that cannot transmit NIC memory (loopback): refused.

@@ -257,7 +257,10 @@ mod tests {
         Pattern::new(3).fill(&mut whole);
         assert_eq!(pattern_at(3, 0, 64), whole[..64].to_vec());
         // Offsets that are multiples of 8 line up with the generator.
-        assert_eq!(pattern_at(3, 131_072, 100), whole[131_072..131_172].to_vec());
+        assert_eq!(
+            pattern_at(3, 131_072, 100),
+            whole[131_072..131_172].to_vec()
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ fn serve(mut s: TcpStream) -> std::io::Result<()> {
 }
 
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "[::]:7777".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "[::]:7777".into());
     let l = TcpListener::bind(&addr)?;
     println!("echo server on {}", l.local_addr()?);
     for s in l.incoming() {
