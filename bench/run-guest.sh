@@ -94,16 +94,20 @@ for rep in $(seq 1 "$REPS"); do
 		done
 	done
 done
-# Where the CPU goes: a system-wide profile of one 64 KiB stream per mode.
+# Where the CPU goes: system-wide profiles of 1 KiB and 64 KiB streams.
 PERF=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1)
+rm -f "$out"/profile-*.txt
 if [[ -n $PERF && -z ${BENCH_NO_PROFILE:-} ]]; then
-	for mode in plain nicmem zerocopy; do
-		echo "# profile $mode"
-		"$PERF" record -q -a -g -e cpu-clock -o "/tmp/perf-$mode.data" -- \
-			"$BIN/nicmem-bench" stream "$RX_ADDR:7900" --mode "$mode" --size 65536 --seconds 3 \
-			>"$out/profile-$mode.txt" 2>/dev/null
-		"$PERF" report -q -i "/tmp/perf-$mode.data" --stdio --no-children --sort sym \
-			--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$out/profile-$mode.txt"
+	for size in 1024 65536; do
+		for mode in plain nicmem zerocopy; do
+			echo "# profile $mode $size"
+			f=$out/profile-$mode-$size.txt
+			"$PERF" record -q -a -g -e cpu-clock -o /tmp/perf.data -- \
+				"$BIN/nicmem-bench" stream "$RX_ADDR:7900" --mode "$mode" --size $size --seconds 3 \
+				>"$f" 2>/dev/null
+			"$PERF" report -q -i /tmp/perf.data --stdio --no-children --sort sym \
+				--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$f"
+		done
 	done
 fi
 
