@@ -85,6 +85,36 @@ pub fn send(sock: &impl AsRawFd, buf: &[u8], flags: i32) -> io::Result<usize> {
     }
 }
 
+/// `setsockopt(2)` with an `int` value.
+pub fn setsockopt_int(sock: &impl AsRawFd, level: i32, opt: i32, v: i32) -> io::Result<()> {
+    // SAFETY: `v` is an `i32`, valid for reads of its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            level,
+            opt,
+            (&v as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The exit code of a command-line tool named `tool` that ended with `r`,
+/// printing the error if there is one.
+pub fn exit_code(tool: &str, r: io::Result<()>) -> std::process::ExitCode {
+    match r {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{tool}: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Sends all of `buf`, like Python's `socket.sendall(data, flags)`.
 pub fn send_all(sock: &impl AsRawFd, mut buf: &[u8], flags: i32) -> io::Result<()> {
     while !buf.is_empty() {

@@ -13,7 +13,7 @@
 //! CPU is measured like `netperf -c`: system-wide busy time from
 //! /proc/stat over the run; service demand is CPU microseconds per KiB sent.
 
-use libnicmem::{send, TcpNicmemInfo, MSG_NICMEM};
+use libnicmem::{exit_code, send, setsockopt_int, TcpNicmemInfo, MSG_NICMEM};
 use std::io::{self, Read};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
@@ -110,20 +110,7 @@ fn stream(addr: &str, mode: &str, size: usize, seconds: f64) -> io::Result<()> {
         "plain" => 0,
         "nicmem" => MSG_NICMEM,
         "zerocopy" => {
-            let one: libc::c_int = 1;
-            // SAFETY: valid option value pointer and length.
-            let r = unsafe {
-                libc::setsockopt(
-                    s.as_raw_fd(),
-                    libc::SOL_SOCKET,
-                    libc::SO_ZEROCOPY,
-                    (&one as *const libc::c_int).cast(),
-                    4,
-                )
-            };
-            if r < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
             libc::MSG_ZEROCOPY
         }
         other => return Err(io::Error::other(format!("unknown mode {other}"))),
@@ -187,13 +174,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("nicmem-bench: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("nicmem-bench", r)
 }
 
 #[cfg(test)]

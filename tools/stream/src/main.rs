@@ -15,7 +15,7 @@
 //! The payload is `libnicmem::Pattern`, so a test can look for any piece of
 //! a stream in the NIC memory backing file.
 
-use libnicmem::{send_all, Pattern, TcpNicmemInfo, MSG_NICMEM};
+use libnicmem::{exit_code, send_all, setsockopt_int, Pattern, TcpNicmemInfo, MSG_NICMEM};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -141,23 +141,6 @@ fn pattern_at(seed: u64, offset: u64, len: u64) -> Vec<u8> {
     out
 }
 
-fn setsockopt_int(s: &impl std::os::fd::AsRawFd, level: i32, opt: i32, v: i32) -> io::Result<()> {
-    // SAFETY: `v` is an i32 valid for reads of its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            s.as_raw_fd(),
-            level,
-            opt,
-            (&v as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 fn send(a: &Args) -> io::Result<()> {
     let s = TcpStream::connect(&a.addr)?;
     if let Some(sz) = a.sndbuf {
@@ -229,13 +212,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match r {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("nicmem-stream: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    exit_code("nicmem-stream", r)
 }
 
 #[cfg(test)]
