@@ -110,8 +110,9 @@ def svg_panel(groups, tool, test, field, title, x0, y0, w, h, modes):
            f'<rect x="{x0 + 60}" y="{y0 + 30}" width="{w - 80}" height="{h - 70}" fill="none" stroke="#999"/>']
     for s in sizes:
         out.append(f'<text x="{px(s):.1f}" y="{y0 + h - 22}" text-anchor="middle" font-size="10">{human(s)}</text>')
+    mantissas = (1, 2, 5) if yhi - ylo > 1 else (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8)
     for e in range(math.floor(ylo), math.ceil(yhi) + 1):
-        for m in (1, 2, 5):
+        for m in mantissas:
             v = m * 10 ** e
             if ylo <= math.log10(v) <= yhi:
                 out.append(f'<text x="{x0 + 55}" y="{py(v) + 3:.1f}" text-anchor="end" font-size="10">{v:g}</text>')

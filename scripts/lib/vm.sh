@@ -227,6 +227,7 @@ cmd_bench() {
 	step_begin bench
 	vm_boot_checked bench "$*"
 	[[ -f $VM_OUT/bench/results.csv ]] || die "benchmark produced no results in $VM_OUT/bench"
+	rm -rf "$NICMEM_REPO/bench/results"
 	mkdir -p "$NICMEM_REPO/bench/results"
 	cp "$VM_OUT"/bench/* "$NICMEM_REPO/bench/results/"
 	python3 "$NICMEM_REPO/bench/report.py" "$NICMEM_REPO/bench/results" >&2
