@@ -56,7 +56,10 @@ kernel_patch() {
 	local patches stamp_val stamp=$NICMEM_WORK/linux-patches.stamp p
 	mapfile -t patches < <(kernel_series)
 	stamp_val=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
-	if stamp_ok "$stamp" "$stamp_val" && [[ -z $(git_k status --porcelain --untracked-files=no) ]]; then
+	# The stamp names the series and the commit it produced, so a tree that
+	# was reset (or a run that died half way) is patched again.
+	if stamp_ok "$stamp" "$stamp_val $(git_k rev-parse -q --verify HEAD)" &&
+		[[ -z $(git_k status --porcelain --untracked-files=no) ]]; then
 		msg "kernel-patches/ already applied (${#patches[@]} patches)"
 		return
 	fi
@@ -68,6 +71,7 @@ kernel_patch() {
 	git_k diff --name-only nicmem-base HEAD 2>/dev/null | while read -r f; do
 		[[ -f $KSRC/$f ]] && echo "$(git_k rev-parse "HEAD:$f") $(stat -c %Y "$KSRC/$f") $f"
 	done >"$keep" || true
+	rm -f "$stamp"
 	git_k checkout -q -f -B nicmem nicmem-base
 	for p in "${patches[@]}"; do
 		if ! git_k am -q --whitespace=nowarn "$p" >"$NICMEM_WORK/git-am.log" 2>&1; then
@@ -79,7 +83,7 @@ kernel_patch() {
 	while read -r blob mtime f; do
 		[[ $(git_k rev-parse -q --verify "HEAD:$f" 2>/dev/null) == "$blob" ]] && touch -d "@$mtime" "$KSRC/$f"
 	done <"$keep"
-	echo "$stamp_val" >"$stamp"
+	echo "$stamp_val $(git_k rev-parse HEAD)" >"$stamp"
 }
 
 kernel_config() {

@@ -49,7 +49,6 @@ nicmem_net_setup() {
 	echo "TX_IF=$tx RX_IF=$rx" >/tmp/nicmem-ifaces
 	# Let tests ask for send buffers larger than the NIC memory.
 	sysctl -qw net.core.wmem_max=33554432 net.core.rmem_max=33554432
-	ip netns exec "$RX_NS" sysctl -qw net.core.rmem_max=33554432
 	local i
 	for i in $(seq 1 50); do
 		ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 && return 0
