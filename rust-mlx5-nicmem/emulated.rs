@@ -65,7 +65,7 @@ impl EmuDriver {
         pdev.enable_device_mem()?;
         let phys = pdev.resource_start(SHMEM_BAR)?;
         let len = pdev.resource_len(SHMEM_BAR)?;
-        let chunk = chunk_size as u64;
+        let chunk = u64::from(chunk_size);
         let size = len / chunk * chunk;
         if size == 0 {
             dev_err!(pdev, "BAR {} is empty ({} bytes)\n", SHMEM_BAR, len);

@@ -143,14 +143,19 @@ cmd_kernel() {
 	step_end kernel
 }
 
+# The module builds from a copy, so that the clone stays free of build
+# products; cp -a keeps the sources' mtimes, so unchanged files are not
+# rebuilt.
+module_sync() {
+	mkdir -p "$NICMEM_WORK/module"
+	find "$NICMEM_WORK/module" -name '*.rs' -delete
+	cp -a "$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
+}
+
 cmd_module() {
 	step_begin module
 	[[ -f $KBUILD/arch/x86/boot/bzImage ]] || die "no kernel build in $KBUILD: run 'scripts/nicmem kernel' first"
-	# Build from a copy so that the clone stays free of build products.
-	mkdir -p "$NICMEM_WORK/module"
-	# cp -a keeps the sources' mtimes, so unchanged files are not rebuilt.
-	find "$NICMEM_WORK/module" -name '*.rs' -delete
-	cp -a "$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
+	module_sync
 	kmake_logged "$NICMEM_WORK/module-build.log" M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m modules
 	msg "module: $(find "$NICMEM_WORK/module" -name '*.ko' -printf '%P ' )"
 	step_end module
@@ -201,6 +206,7 @@ cmd_lint() {
 	br_run rustfmt --edition 2021 --config-path "$BR_WORK/linux/.rustfmt.toml" --check \
 		$(cd "$NICMEM_REPO" && ls rust-mlx5-nicmem/*.rs | sed "s|^|$BR_REPO/|") || bad=1
 	msg "clippy (CLIPPY=1) on the module"
+	module_sync
 	rm -f "$NICMEM_WORK"/module/rust-mlx5-nicmem/*.o
 	kmake M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m CLIPPY=1 modules >"$NICMEM_WORK/clippy.log" 2>&1 || bad=1
 	if grep -qE '^(warning|error)' "$NICMEM_WORK/clippy.log"; then
