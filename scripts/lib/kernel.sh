@@ -220,3 +220,36 @@ cmd_lint() {
 	step_end lint
 	((bad == 0)) || die "lint found problems (see above)"
 }
+
+# The config fragment on top of tinyconfig, for whatever the tree knows.
+bisect_config() {
+	kmake -s tinyconfig >/dev/null
+	cat "$NICMEM_REPO/scripts/config/nicmem.config" >>"$KBUILD/.config"
+	kmake -s olddefconfig >/dev/null 2>&1
+}
+
+# scripts/nicmem bisect: build the kernel at every patch of the series, so
+# that each patch is known to build on its own. Ends on the whole series.
+cmd_bisect() {
+	step_begin bisect
+	kernel_base
+	kernel_patch
+	kernel_config
+	local n k rc=0 subject
+	n=$(kernel_series | wc -l)
+	for ((k = 1; k <= n; k++)); do
+		subject=$(git_k log -1 --format=%s "nicmem~$((n - k))")
+		msg "patch $k/$n: $subject"
+		git_k checkout -q "nicmem~$((n - k))"
+		bisect_config
+		if ! (kmake_logged "$NICMEM_WORK/bisect-$k.log" bzImage modules); then
+			msg "patch $k/$n does not build on its own: $subject (log: $NICMEM_WORK/bisect-$k.log)"
+			rc=1
+			break
+		fi
+	done
+	git_k checkout -q nicmem
+	bisect_config
+	step_end bisect
+	((rc == 0)) || die "the series is not bisectable"
+}
