@@ -81,6 +81,8 @@ impl EmuDriver {
             dma: phys,
             size: usize::try_from(size).map_err(|_| EINVAL)?,
             chunk_size,
+            // virtio-net needs nothing besides the address.
+            dev_key: 0,
         };
         let registration = nicmem::Registration::register(ifindex as i32, &region, provider)
             .inspect_err(|e| {
