@@ -170,7 +170,7 @@ vm_boot_checked() { # vm_boot_checked <mode> [extra kernel args]
 cmd_boot() {
 	local accel
 	accel=$(vm_accel)
-	msg "interactive guest shell ($accel); power off with 'poweroff -f'"
+	msg "interactive guest shell ($accel); leave the shell (exit) to stop the guest"
 	vm_run shell "$accel" 0 "$*"
 }
 
