@@ -169,19 +169,31 @@ pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) ->
     unsafe { next(fd, msg, config().flags(flags, len)) }
 }
 
+/// A `write` of `len` bytes to `fd` as a send with `MSG_NICMEM`: runs `send`
+/// when the write qualifies and `fd` may be a socket, and returns its result;
+/// `None` when the caller must do the plain write (then `fd` is remembered as
+/// not a socket if `send` said so).
+fn write_as_send(fd: c_int, len: usize, send: impl FnOnce() -> ssize_t) -> Option<ssize_t> {
+    let cfg = config();
+    if !cfg.enabled || len < cfg.min_size || NOT_SOCKETS.get(fd) {
+        return None;
+    }
+    let n = send();
+    if n >= 0 || errno() != libc::ENOTSOCK {
+        return Some(n);
+    }
+    NOT_SOCKETS.set(fd, true);
+    None
+}
+
 /// # Safety
 /// As `write(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ssize_t {
-    let cfg = config();
-    if cfg.enabled && len >= cfg.min_size && !NOT_SOCKETS.get(fd) {
-        let send = real!("send", SendFn);
-        // SAFETY: send of the caller's buffer; ENOTSOCK means not a socket.
-        let n = unsafe { send(fd, buf, len, MSG_NICMEM) };
-        if n >= 0 || errno() != libc::ENOTSOCK {
-            return n;
-        }
-        NOT_SOCKETS.set(fd, true);
+    let send = real!("send", SendFn);
+    // SAFETY: send of the caller's buffer; ENOTSOCK means not a socket.
+    if let Some(n) = write_as_send(fd, len, || unsafe { send(fd, buf, len, MSG_NICMEM) }) {
+        return n;
     }
     let next = real!("write", WriteFn);
     // SAFETY: the caller's arguments, passed on to libc's write.
@@ -192,20 +204,19 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, len: size_t) -> ss
 /// As `writev(2)`.
 #[no_mangle]
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, n: c_int) -> ssize_t {
-    let cfg = config();
-    let len = iov_len(iov, n);
-    if cfg.enabled && len >= cfg.min_size && !NOT_SOCKETS.get(fd) && n > 0 {
+    if n > 0 {
         // SAFETY: an all-zero msghdr is valid; it points at the caller's iovecs.
         let mut msg: msghdr = unsafe { std::mem::zeroed() };
         msg.msg_iov = iov.cast_mut();
         msg.msg_iovlen = n as _;
         let sendmsg = real!("sendmsg", SendmsgFn);
-        // SAFETY: `msg` is valid for the call.
-        let r = unsafe { sendmsg(fd, &msg, MSG_NICMEM) };
-        if r >= 0 || errno() != libc::ENOTSOCK {
+        // SAFETY: `msg` is valid for the call; ENOTSOCK means not a socket.
+        let sent = write_as_send(fd, iov_len(iov, n), || unsafe {
+            sendmsg(fd, &msg, MSG_NICMEM)
+        });
+        if let Some(r) = sent {
             return r;
         }
-        NOT_SOCKETS.set(fd, true);
     }
     let next = real!("writev", WritevFn);
     // SAFETY: the caller's arguments, passed on to libc's writev.
