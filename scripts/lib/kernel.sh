@@ -86,6 +86,16 @@ kernel_patch() {
 	echo "$stamp_val $(git_k rev-parse HEAD)" >"$stamp"
 }
 
+# .config: tinyconfig with the committed fragment on top, for whatever the
+# tree at hand knows.
+config_from_fragment() {
+	mkdir -p "$KBUILD"
+	kmake -s tinyconfig >/dev/null
+	cat "$NICMEM_REPO/scripts/config/nicmem.config" >>"$KBUILD/.config"
+	kmake -s olddefconfig >/dev/null 2>"$NICMEM_WORK/kconfig.log" ||
+		die "olddefconfig failed: $(tail -n 3 "$NICMEM_WORK/kconfig.log")"
+}
+
 kernel_config() {
 	local frag=$NICMEM_REPO/scripts/config/nicmem.config stamp=$NICMEM_WORK/kconfig.stamp val
 	val=$(cat "$frag" "$NICMEM_WORK/linux-patches.stamp" | sha256sum | cut -c1-16)
@@ -93,10 +103,7 @@ kernel_config() {
 		return
 	fi
 	msg "configuring: tinyconfig + scripts/config/nicmem.config"
-	mkdir -p "$KBUILD"
-	kmake -s tinyconfig >/dev/null
-	cat "$frag" >>"$KBUILD/.config"
-	kmake -s olddefconfig >/dev/null 2>"$NICMEM_WORK/kconfig.log" || die "olddefconfig failed: $(tail -n 3 "$NICMEM_WORK/kconfig.log")"
+	config_from_fragment
 	# Every option the fragment asks for must have survived olddefconfig.
 	local bad=() line sym want
 	while IFS= read -r line; do
@@ -221,13 +228,6 @@ cmd_lint() {
 	((bad == 0)) || die "lint found problems (see above)"
 }
 
-# The config fragment on top of tinyconfig, for whatever the tree knows.
-bisect_config() {
-	kmake -s tinyconfig >/dev/null
-	cat "$NICMEM_REPO/scripts/config/nicmem.config" >>"$KBUILD/.config"
-	kmake -s olddefconfig >/dev/null 2>&1
-}
-
 # scripts/nicmem bisect: build the kernel at every patch of the series, so
 # that each patch is known to build on its own. Ends on the whole series.
 cmd_bisect() {
@@ -241,7 +241,7 @@ cmd_bisect() {
 		subject=$(git_k log -1 --format=%s "nicmem~$((n - k))")
 		msg "patch $k/$n: $subject"
 		git_k checkout -q "nicmem~$((n - k))"
-		bisect_config
+		config_from_fragment
 		if ! (kmake_logged "$NICMEM_WORK/bisect-$k.log" bzImage modules); then
 			msg "patch $k/$n does not build on its own: $subject (log: $NICMEM_WORK/bisect-$k.log)"
 			rc=1
@@ -249,7 +249,7 @@ cmd_bisect() {
 		fi
 	done
 	git_k checkout -q nicmem
-	bisect_config
+	config_from_fragment
 	step_end bisect
 	((rc == 0)) || die "the series is not bisectable"
 }

@@ -112,7 +112,7 @@ vm_run() {
 }
 
 # Answers the guest's requests that need the host: "is this pattern in the
-# NIC memory backing file right now?" (tests/vm/lib/hostcheck.py).
+# NIC memory backing file right now?" (host_has_pattern in tests/vm/lib/env.sh).
 vm_host_helper() {
 	local qpid=$1 req
 	while kill -0 "$qpid" 2>/dev/null; do
