@@ -33,7 +33,7 @@ rx "$BIN/nicmem-stream" recv 0.0.0.0:7778 >/tmp/demo-recv &
 wait_listen 7778
 "$BIN/nicmem-stream" send "$RX_ADDR:7778" --bytes 64M --flags nicmem
 wait %2 2>/dev/null
-cat /tmp/demo-recv | grep recv
+grep recv /tmp/demo-recv
 echo
 echo "\$ cat /proc/net/nicmem"
 cat /proc/net/nicmem

@@ -25,7 +25,7 @@ skip() {
 	exit 4
 }
 
-iface_by_mac() { # iface_by_mac <mac> [netns]
+iface_by_mac() { # iface_by_mac <mac>
 	local d
 	for d in /sys/class/net/*; do
 		[[ $(cat "$d/address") == "$1" ]] && basename "$d" && return 0
