@@ -1,26 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The benchmark, inside the guest ('scripts/nicmem bench'): plain send vs
-# MSG_NICMEM vs MSG_ZEROCOPY across the emulated wire, with CPU cost.
-#
-#   netperf TCP_STREAM / TCP_RR   plain, and MSG_NICMEM through
-#                                 libnicmem_preload.so (netperf unmodified)
-#   nicmem-bench stream           plain, MSG_NICMEM and MSG_ZEROCOPY (netperf
-#                                 cannot read zerocopy completions)
-#
-# Modes are interleaved (the order rotates at every point), each point is
-# repeated BENCH_REPS times, and every run records the TcpExt NIC memory
-# counters. Output: $1/results.csv.
+# The benchmark inside the guest ('scripts/nicmem bench'): sets up the
+# emulated wire, the NIC memory provider and the servers behind the second
+# NIC, then runs bench/measure.sh against them. Output: $1/results.csv,
+# profiles and environment.txt.
 set -uo pipefail
 source /nicmem/repo/tests/vm/lib/env.sh
 out=${1:-/nicmem/out/bench}
 mkdir -p "$out"
-REPS=${BENCH_REPS:-3}
-SECS=${BENCH_SECONDS:-2}
-STREAM_SIZES=${BENCH_STREAM_SIZES:-"64 256 1024 4096 16384 65536 262144 1048576"}
-RR_SIZES=${BENCH_RR_SIZES:-"1 64 1024 4096"}
-PRELOAD=$BIN/libnicmem_preload.so
 
 (nicmem_net_setup) || exit 1
 source /tmp/nicmem-ifaces
@@ -30,93 +18,13 @@ rx "$BIN/nicmem-bench" sink 0.0.0.0:7900 >/dev/null 2>&1 &
 wait_listen 12865
 wait_listen 7900
 
-csv=$out/results.csv
-echo "tool,test,mode,size,rep,throughput,unit,cpu_util_pct,service_demand,sd_unit,nicmem_bytes,fallback_bytes" >"$csv"
-
-counters() { echo "$(tcpext TCPNicmemTxBytes) $(tcpext TCPNicmemFallbackBytes)"; }
-
-netperf_run() { # netperf_run <test> <mode> <size> <rep>
-	local test=$1 mode=$2 size=$3 rep=$4 pre=() args c0 c1 line
-	[[ $mode == nicmem ]] && pre=(env LD_PRELOAD="$PRELOAD" NICMEM=on)
-	if [[ $test == TCP_STREAM ]]; then
-		args=(-m "$size")
-	else
-		args=(-r "$size,$size")
-	fi
-	read -r -a c0 <<<"$(counters)"
-	line=$("${pre[@]}" netperf -P 0 -H "$RX_ADDR" -p 12865 -t "$test" -l "$SECS" -c -- "${args[@]}" \
-		-o THROUGHPUT,THROUGHPUT_UNITS,LOCAL_CPU_UTIL,LOCAL_SD,SD_UNITS 2>/dev/null | tail -n1)
-	read -r -a c1 <<<"$(counters)"
-	[[ -n $line ]] || {
-		echo "# netperf $test $mode $size failed" >&2
-		return
-	}
-	IFS=, read -r tput unit util sd sdunit <<<"$line"
-	echo "netperf,$test,$mode,$size,$rep,$tput,$unit,$util,$sd,$sdunit,$((c1[0] - c0[0])),$((c1[1] - c0[1]))" >>"$csv"
-}
-
-bench_run() { # bench_run <mode> <size> <rep>
-	local c0 c1 line
-	read -r -a c0 <<<"$(counters)"
-	line=$("$BIN/nicmem-bench" stream "$RX_ADDR:7900" --mode "$1" --size "$2" --seconds "$SECS" 2>/dev/null)
-	read -r -a c1 <<<"$(counters)"
-	[[ -n $line ]] || {
-		echo "# nicmem-bench $1 $2 failed" >&2
-		return
-	}
-	IFS=, read -r mode size bytes secs mbit util sd _ _ <<<"$line"
-	echo "nicmem-bench,STREAM,$mode,$size,$3,$mbit,10^6bits/s,$util,$sd,us/KB,$((c1[0] - c0[0])),$((c1[1] - c0[1]))" >>"$csv"
-}
-
-rotate() { # rotate <n> <items...>: the items, rotated left n times
-	local n=$1
-	shift
-	local a=("$@") k
-	k=$((n % ${#a[@]}))
-	echo "${a[@]:k}" "${a[@]:0:k}"
-}
-
-i=0
-for rep in $(seq 1 "$REPS"); do
-	for size in $STREAM_SIZES; do
-		i=$((i + 1))
-		echo "# rep $rep/$REPS stream size $size"
-		for mode in $(rotate $i plain nicmem zerocopy); do
-			bench_run "$mode" "$size" "$rep"
-			[[ $mode != zerocopy ]] && netperf_run TCP_STREAM "$mode" "$size" "$rep"
-		done
-	done
-	for size in $RR_SIZES; do
-		i=$((i + 1))
-		echo "# rep $rep/$REPS rr size $size"
-		for mode in $(rotate $i plain nicmem); do
-			netperf_run TCP_RR "$mode" "$size" "$rep"
-		done
-	done
-done
-# Where the CPU goes: system-wide profiles of 1 KiB and 64 KiB streams.
-PERF=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1)
-rm -f "$out"/profile-*.txt
-if [[ -n $PERF && -z ${BENCH_NO_PROFILE:-} ]]; then
-	for size in 1024 65536; do
-		for mode in plain nicmem zerocopy; do
-			echo "# profile $mode $size"
-			f=$out/profile-$mode-$size.txt
-			"$PERF" record -q -a -g -e cpu-clock -o /tmp/perf.data -- \
-				"$BIN/nicmem-bench" stream "$RX_ADDR:7900" --mode "$mode" --size $size --seconds 3 \
-				>"$f" 2>/dev/null
-			"$PERF" report -q -i /tmp/perf.data --stdio --no-children --sort sym \
-				--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$f"
-		done
-	done
-fi
+PEER=$RX_ADDR BIN=$BIN /nicmem/repo/bench/measure.sh "$out"
 
 {
 	echo "kernel=$(uname -r)"
 	echo "cpus=$(nproc)"
-	echo "seconds_per_run=$SECS reps=$REPS"
+	echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-3}"
 	echo "nic=$TX_IF -> $RX_IF (virtio-net, QEMU $(cat /sys/class/dmi/id/product_name 2>/dev/null || echo pc))"
 	grep "^$TX_IF " /proc/net/nicmem | sed 's/^/nicmem=/'
 } >"$out/environment.txt"
-echo "# results in $csv ($(($(wc -l <"$csv") - 1)) runs)"
 nicmem_cleanup >/dev/null 2>&1

@@ -14,7 +14,7 @@
 //! virtio-net device is named by its interface index (`emu_ifindex`).
 
 use crate::provider::Provider;
-use kernel::{device::Core, net::nicmem, pci, prelude::*};
+use kernel::{device::Core, net::nicmem, pci, prelude::*, sync::Arc};
 
 /// BAR of `ivshmem-plain` that holds the shared memory.
 const SHMEM_BAR: u32 = 2;
@@ -72,7 +72,7 @@ impl EmuDriver {
             return Err(ENODEV);
         }
         let chunks = u32::try_from(size / chunk).map_err(|_| EINVAL)?;
-        let provider = Provider::new(chunks, quota_pct)?;
+        let provider = Arc::pin_init(Provider::new(chunks, quota_pct)?, GFP_KERNEL)?;
         let quota = provider.quota();
 
         let region = nicmem::Region {

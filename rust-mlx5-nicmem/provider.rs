@@ -4,7 +4,7 @@
 //! spinlock, shared by every backend.
 
 use crate::allocator::{ChunkAllocator, Stats};
-use kernel::{net::nicmem, new_spinlock, prelude::*, sync::Arc, sync::SpinLock};
+use kernel::{net::nicmem, new_spinlock, prelude::*, sync::SpinLock};
 
 /// The allocator of one provider.
 ///
@@ -19,15 +19,12 @@ pub(crate) struct Provider {
 impl Provider {
     /// A provider of `chunks` chunks with a quota of `quota_pct` percent of
     /// them per socket.
-    pub(crate) fn new(chunks: u32, quota_pct: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(chunks: u32, quota_pct: u32) -> Result<impl PinInit<Self, Error>> {
         let quota = (u64::from(chunks) * u64::from(quota_pct.clamp(1, 100)) / 100) as u32;
         let allocator = ChunkAllocator::new(chunks, quota)?;
-        Arc::pin_init(
-            pin_init!(Self {
-                state <- new_spinlock!(allocator, "nicmem_allocator"),
-            }),
-            GFP_KERNEL,
-        )
+        Ok(try_pin_init!(Self {
+            state <- new_spinlock!(allocator, "nicmem_allocator"),
+        }))
     }
 
     /// The quota in chunks per socket.

@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The measurement loop of the benchmark: plain send vs MSG_NICMEM vs
+# MSG_ZEROCOPY from this host to PEER, with CPU cost. Used in the guest by
+# bench/run-guest.sh and on ConnectX hosts by scripts/nicmem-hwcheck.
+#
+#   netperf TCP_STREAM / TCP_RR   plain, and MSG_NICMEM through
+#                                 libnicmem_preload.so (netperf unmodified)
+#   nicmem-bench stream           plain, MSG_NICMEM and MSG_ZEROCOPY (netperf
+#                                 cannot read zerocopy completions)
+#
+# Modes are interleaved (the order rotates at every point), each point is
+# repeated BENCH_REPS times, and every run records the TcpExt NIC memory
+# counters.
+#
+#   bench/measure.sh <out-dir>
+#
+# Environment: PEER (address of the peer, which runs 'netserver -p 12865'
+# and 'nicmem-bench sink 0.0.0.0:7900'), BIN (directory of nicmem-bench and
+# libnicmem_preload.so), BENCH_REPS, BENCH_SECONDS, BENCH_STREAM_SIZES,
+# BENCH_RR_SIZES, BENCH_NO_PROFILE. Output: <out-dir>/results.csv and, with
+# perf, <out-dir>/profile-<mode>-<size>.txt.
+set -uo pipefail
+out=${1:?usage: bench/measure.sh <out-dir>}
+: "${PEER:?PEER must name the peer address}" "${BIN:?BIN must name the directory of the userspace binaries}"
+mkdir -p "$out"
+REPS=${BENCH_REPS:-3}
+SECS=${BENCH_SECONDS:-2}
+STREAM_SIZES=${BENCH_STREAM_SIZES:-"64 256 1024 4096 16384 65536 262144 1048576"}
+RR_SIZES=${BENCH_RR_SIZES:-"1 64 1024 4096"}
+PRELOAD=$BIN/libnicmem_preload.so
+for f in "$BIN/nicmem-bench" "$PRELOAD"; do
+	[[ -e $f ]] || {
+		echo "bench: missing $f (cargo build --release)" >&2
+		exit 1
+	}
+done
+command -v netperf >/dev/null || {
+	echo "bench: netperf not installed" >&2
+	exit 1
+}
+
+csv=$out/results.csv
+echo "tool,test,mode,size,rep,throughput,unit,cpu_util_pct,service_demand,sd_unit,nicmem_bytes,fallback_bytes" >"$csv"
+
+# TcpExt counters of the NIC memory path: bytes sent from it, bytes that
+# fell back to host memory.
+counters() {
+	nstat -az TcpExtTCPNicmemTxBytes TcpExtTCPNicmemFallbackBytes |
+		awk '$1 == "TcpExtTCPNicmemTxBytes" { t = $2 } $1 == "TcpExtTCPNicmemFallbackBytes" { f = $2 } END { print t + 0, f + 0 }'
+}
+
+netperf_run() { # netperf_run <test> <mode> <size> <rep>
+	local test=$1 mode=$2 size=$3 rep=$4 pre=() args c0 c1 line
+	[[ $mode == nicmem ]] && pre=(env LD_PRELOAD="$PRELOAD" NICMEM=on)
+	if [[ $test == TCP_STREAM ]]; then
+		args=(-m "$size")
+	else
+		args=(-r "$size,$size")
+	fi
+	read -r -a c0 <<<"$(counters)"
+	line=$("${pre[@]}" netperf -P 0 -H "$PEER" -p 12865 -t "$test" -l "$SECS" -c -- "${args[@]}" \
+		-o THROUGHPUT,THROUGHPUT_UNITS,LOCAL_CPU_UTIL,LOCAL_SD,SD_UNITS 2>/dev/null | tail -n1)
+	read -r -a c1 <<<"$(counters)"
+	[[ -n $line ]] || {
+		echo "# netperf $test $mode $size failed" >&2
+		return
+	}
+	IFS=, read -r tput unit util sd sdunit <<<"$line"
+	echo "netperf,$test,$mode,$size,$rep,$tput,$unit,$util,$sd,$sdunit,$((c1[0] - c0[0])),$((c1[1] - c0[1]))" >>"$csv"
+}
+
+bench_run() { # bench_run <mode> <size> <rep>
+	local c0 c1 line
+	read -r -a c0 <<<"$(counters)"
+	line=$("$BIN/nicmem-bench" stream "$PEER:7900" --mode "$1" --size "$2" --seconds "$SECS" 2>/dev/null)
+	read -r -a c1 <<<"$(counters)"
+	[[ -n $line ]] || {
+		echo "# nicmem-bench $1 $2 failed" >&2
+		return
+	}
+	IFS=, read -r mode size bytes secs mbit util sd _ _ <<<"$line"
+	echo "nicmem-bench,STREAM,$mode,$size,$3,$mbit,10^6bits/s,$util,$sd,us/KB,$((c1[0] - c0[0])),$((c1[1] - c0[1]))" >>"$csv"
+}
+
+rotate() { # rotate <n> <items...>: the items, rotated left n times
+	local n=$1
+	shift
+	local a=("$@") k
+	k=$((n % ${#a[@]}))
+	echo "${a[@]:k}" "${a[@]:0:k}"
+}
+
+i=0
+for rep in $(seq 1 "$REPS"); do
+	for size in $STREAM_SIZES; do
+		i=$((i + 1))
+		echo "# rep $rep/$REPS stream size $size"
+		for mode in $(rotate $i plain nicmem zerocopy); do
+			bench_run "$mode" "$size" "$rep"
+			[[ $mode != zerocopy ]] && netperf_run TCP_STREAM "$mode" "$size" "$rep"
+		done
+	done
+	for size in $RR_SIZES; do
+		i=$((i + 1))
+		echo "# rep $rep/$REPS rr size $size"
+		for mode in $(rotate $i plain nicmem); do
+			netperf_run TCP_RR "$mode" "$size" "$rep"
+		done
+	done
+done
+# Where the CPU goes: system-wide profiles of 1 KiB and 64 KiB streams.
+PERF=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1)
+rm -f "$out"/profile-*.txt
+if [[ -n $PERF && -z ${BENCH_NO_PROFILE:-} ]]; then
+	for size in 1024 65536; do
+		for mode in plain nicmem zerocopy; do
+			echo "# profile $mode $size"
+			f=$out/profile-$mode-$size.txt
+			"$PERF" record -q -a -g -e cpu-clock -o /tmp/perf.data -- \
+				"$BIN/nicmem-bench" stream "$PEER:7900" --mode "$mode" --size $size --seconds 3 \
+				>"$f" 2>/dev/null
+			"$PERF" report -q -i /tmp/perf.data --stdio --no-children --sort sym \
+				--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$f"
+		done
+	done
+fi
+echo "# results in $csv ($(($(wc -l <"$csv") - 1)) runs)"

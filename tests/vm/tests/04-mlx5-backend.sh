@@ -1,0 +1,43 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# The mlx5 MEMIC backend: its KUnit suites (firmware command encoding,
+# capability parsing, MEMIC placement and address arithmetic) pass at load;
+# it starts, attaches to no non-mlx5 device (the guest has virtio-net only)
+# and leaves the emulated provider alone; mlx5=0 turns it off.
+source "$(dirname "$0")/../lib/env.sh"
+
+dmesg -C
+load_module || fail "insmod failed"
+for suite in nicmem_mlx5_ifc nicmem_mlx5_memic; do
+	dmesg | grep -qE "^\[[ 0-9.]+\] ok [0-9]+ $suite\$" || fail "KUnit suite $suite did not pass: $(dmesg | grep -A3 "$suite" | head -20)"
+	n=$(dmesg | sed -n "/# Subtest: $suite\$/,/ok [0-9]* $suite\$/p" | grep -cE '^\[[ 0-9.]+\]     ok [0-9]+ ')
+	log "KUnit $suite: $n cases passed"
+	((n >= 2)) || fail "KUnit suite $suite ran only $n cases"
+done
+if dmesg | grep -q 'not ok'; then
+	fail "a KUnit test failed: $(dmesg | grep 'not ok')"
+fi
+dmesg | grep -q 'mlx5: following mlx5 network devices' || fail "mlx5 backend did not start: $(dmesg | tail -3)"
+# Only the emulated provider exists: the virtio-net devices are not mlx5.
+rows=$(($(wc -l </proc/net/nicmem) - 1))
+((rows == 1)) || fail "expected one provider, found $rows: $(cat /proc/net/nicmem)"
+grep -q "^$TX_IF " /proc/net/nicmem || fail "emulated provider missing"
+# Link events on a non-mlx5 device do not disturb anything.
+ip link set "$TX_IF" down
+ip link set "$TX_IF" up
+ip addr replace "$TX_ADDR6/64" dev "$TX_IF" nodad # dropped by the link going down
+sleep 1
+rows=$(($(wc -l </proc/net/nicmem) - 1))
+((rows == 1)) || fail "link down/up changed the providers: $(cat /proc/net/nicmem)"
+rmmod "$MODNAME" || fail "rmmod failed"
+
+dmesg -C
+load_module mlx5=0 || fail "insmod mlx5=0 failed"
+dmesg | grep -q 'mlx5: following' && fail "mlx5 backend started with mlx5=0"
+grep -q "^$TX_IF " /proc/net/nicmem || fail "emulated provider missing with mlx5=0"
+rmmod "$MODNAME" || fail "rmmod failed"
+for i in $(seq 1 50); do
+	ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 && break
+	sleep 0.2
+done
+log "mlx5 backend: KUnit green, starts and stops cleanly, attaches to no virtio-net device"
