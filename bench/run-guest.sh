@@ -9,6 +9,9 @@ set -uo pipefail
 source /nicmem/repo/tests/vm/lib/env.sh
 out=${1:-/nicmem/out/bench}
 mkdir -p "$out"
+# BENCH_* settings given to 'scripts/nicmem bench' on the host.
+# shellcheck source=/dev/null
+[[ -f /nicmem/out/bench.env ]] && source /nicmem/out/bench.env
 
 (nicmem_net_setup) || exit 1
 source /tmp/nicmem-ifaces

@@ -91,7 +91,7 @@ pub(crate) struct Plan {
     pub(crate) size: u64,
     /// The region's chunk size.
     pub(crate) chunk_size: u32,
-    /// `log_memic_addr_alignment`: chunk-aligned if the device allows.
+    /// `log_memic_addr_alignment`: page-aligned if the device allows.
     pub(crate) log_align: u32,
 }
 
@@ -128,8 +128,11 @@ impl Plan {
         if size < chunk * MIN_REGION_CHUNKS {
             return Err(ENOSPC);
         }
-        let log_align =
-            (chunk.trailing_zeros().saturating_sub(BASE_ALIGN_LOG)).min(caps.log_max_align);
+        // Aligned to the scan step, so that an allocation can start where
+        // its range starts: a stricter alignment would make most ranges
+        // impossible to satisfy. Chunks are offsets from the region's start
+        // and need no alignment of their own.
+        let log_align = (SCAN_STEP.trailing_zeros() - BASE_ALIGN_LOG).min(caps.log_max_align);
         Ok(Self {
             size,
             chunk_size: chunk as u32,
@@ -386,7 +389,7 @@ mod tests {
             Plan {
                 size: 256 << 10,
                 chunk_size: 16384,
-                log_align: 8
+                log_align: 6
             }
         );
         // A cap on the size, rounded down to whole chunks.

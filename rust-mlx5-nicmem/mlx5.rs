@@ -252,7 +252,8 @@ impl Backend {
         if state.closing || state.attached.reserve(1, GFP_KERNEL).is_err() {
             return;
         }
-        match self.setup(&uplink, held, ifindex) {
+        let verbose = !state.reported.contains(&ifindex);
+        match self.setup(&uplink, held, ifindex, verbose) {
             Ok(registration) => {
                 let a = Attached {
                     ifindex,
@@ -265,7 +266,7 @@ impl Backend {
                 state.reported.retain(|i| *i != ifindex);
             }
             Err(e) => {
-                if !state.reported.contains(&ifindex) {
+                if verbose {
                     let why = match e {
                         e if e == ENODEV => "the device has no MEMIC (device_mem_cap.memic = 0)",
                         e if e == ENOSPC => {
@@ -290,20 +291,21 @@ impl Backend {
         uplink: &Uplink<'_>,
         rtnl: RtnlHeld<'_>,
         ifindex: i32,
+        verbose: bool,
     ) -> Result<Registration<Mlx5Provider>> {
         let mdev = uplink.mdev();
         let caps = Caps::parse(mdev.dev_mem_caps());
-        let plan =
-            Plan::new(&caps, self.params.memic_size, self.params.chunk_size).inspect_err(|e| {
-                if *e == EINVAL {
-                    pr_err!(
-                        "chunk_size={} must be a power of two from {} to {}\n",
-                        self.params.chunk_size,
-                        nicmem::CHUNK_MIN,
-                        nicmem::CHUNK_MAX
-                    );
-                }
-            })?;
+        if caps.memic && verbose {
+            pr_info!(
+                "mlx5: ifindex {}: MEMIC: {} KiB window at BAR offset {:#x}, at most {} KiB per allocation, granularity {} bytes\n",
+                ifindex,
+                caps.bar_size >> 10,
+                caps.bar_start,
+                caps.max_size >> 10,
+                1u64 << caps.log_min_alloc.min(63)
+            );
+        }
+        let plan = Plan::new(&caps, self.params.memic_size, self.params.chunk_size)?;
         let memic = alloc_memic(uplink, &caps, &plan)?;
         let (start, size) = (memic.start, memic.size);
         let mut cmd = memic::create_mkey_in(start, size, mdev.pdn());

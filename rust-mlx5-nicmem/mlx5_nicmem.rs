@@ -67,12 +67,28 @@ struct NicmemModule {
 }
 
 #[cfg(CONFIG_MLX5_CORE_EN)]
+/// Starts the mlx5 backend unless `mlx5=0` or the chunk size is invalid
+/// (then the emulated backend still loads and reports it).
 fn start_mlx5() -> Result<Option<Pin<KBox<mlx5::Mlx5>>>> {
+    use kernel::net::nicmem;
+
+    let chunk_size = module_parameters::chunk_size.value();
     if module_parameters::mlx5.value() == 0 {
         return Ok(None);
     }
+    if !chunk_size.is_power_of_two()
+        || !(nicmem::CHUNK_MIN..=nicmem::CHUNK_MAX).contains(&chunk_size)
+    {
+        pr_err!(
+            "mlx5: chunk_size={} is not a power of two from {} to {}: not providing MEMIC\n",
+            chunk_size,
+            nicmem::CHUNK_MIN,
+            nicmem::CHUNK_MAX
+        );
+        return Ok(None);
+    }
     let params = mlx5::Params {
-        chunk_size: module_parameters::chunk_size.value(),
+        chunk_size,
         memic_size: u64::from(module_parameters::memic_kib.value()) << 10,
         quota_pct: module_parameters::socket_quota_pct.value(),
     };

@@ -75,6 +75,11 @@ vm_run() {
 	VM_OUT=$NICMEM_WORK/runs/$(date +%Y%m%d-%H%M%S)-$mode
 	mkdir -p "$VM_OUT"
 	truncate -s "$NICMEM_MEM_SIZE" "$VM_OUT/nicmem.bin"
+	# Benchmark settings reach the guest through its output directory.
+	local v
+	for v in BENCH_REPS BENCH_SECONDS BENCH_STREAM_SIZES BENCH_RR_SIZES BENCH_NO_PROFILE; do
+		if [[ -n ${!v:-} ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
+	done >"$VM_OUT/bench.env"
 	local out=$BR_WORK/runs/${VM_OUT##*/} cpu=max
 	[[ $accel == kvm ]] && cpu=host,-arch-capabilities
 	local qemu=(

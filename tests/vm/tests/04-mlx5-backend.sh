@@ -3,7 +3,9 @@
 # The mlx5 MEMIC backend: its KUnit suites (firmware command encoding,
 # capability parsing, MEMIC placement and address arithmetic) pass at load;
 # it starts, attaches to no non-mlx5 device (the guest has virtio-net only)
-# and leaves the emulated provider alone; mlx5=0 turns it off.
+# and leaves the emulated provider alone; mlx5=0 turns it off; a bad chunk
+# size keeps it off with a clear message. The ConnectX hardware check
+# refuses a non-mlx5 port with a clear message.
 source "$(dirname "$0")/../lib/env.sh"
 
 dmesg -C
@@ -36,8 +38,19 @@ load_module mlx5=0 || fail "insmod mlx5=0 failed"
 dmesg | grep -q 'mlx5: following' && fail "mlx5 backend started with mlx5=0"
 grep -q "^$TX_IF " /proc/net/nicmem || fail "emulated provider missing with mlx5=0"
 rmmod "$MODNAME" || fail "rmmod failed"
+
+dmesg -C
+load_module chunk_size=1000 || fail "insmod chunk_size=1000 failed"
+dmesg | grep -q 'mlx5: chunk_size=1000 is not a power of two' || fail "no clear error for a bad chunk size: $(dmesg | tail -3)"
+dmesg | grep -q 'mlx5: following' && fail "mlx5 backend started with a bad chunk size"
+rmmod "$MODNAME" || fail "rmmod failed"
+
+# scripts/nicmem-hwcheck on a host whose port to the peer is not mlx5.
 for i in $(seq 1 50); do
 	ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 && break
 	sleep 0.2
 done
+out=$(cd /tmp && "$NICMEM_REPO/scripts/nicmem-hwcheck" --no-bench "$RX_ADDR" 2>&1) && fail "hwcheck passed on virtio-net: $out"
+grep -q "$TX_IF is not a ConnectX (mlx5_core) port (driver: virtio_net)" <<<"$out" || fail "hwcheck gave no clear reason: $out"
+log "hwcheck: $(tail -n1 <<<"$out")"
 log "mlx5 backend: KUnit green, starts and stops cleanly, attaches to no virtio-net device"
