@@ -125,15 +125,8 @@ impl Drop for EmuDevice {
     /// Reports the allocator's statistics; then the registration drops and
     /// unregisters, waiting for any chunk still in flight.
     fn drop(&mut self) {
-        let (in_use, stats) = self.registration.allocator().stats();
-        pr_info!(
-            "unregistering emulated NIC memory: {} chunks allocated, {} freed, peak {}, {} refused (no memory), {} refused (quota), {} in use\n",
-            stats.allocs,
-            stats.frees,
-            stats.peak,
-            stats.fail_nomem,
-            stats.fail_quota,
-            in_use
-        );
+        self.registration
+            .allocator()
+            .report(format_args!("emulated NIC memory"));
     }
 }

@@ -83,12 +83,12 @@ pub(crate) fn get(buf: &[u32], field: Field) -> u64 {
 }
 
 #[kunit_tests(nicmem_mlx5_ifc)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kernel::bindings;
 
     /// Host-order view of a layout, for comparing with the PRM's words.
-    fn words(buf: &[u32]) -> KVec<u32> {
+    pub(crate) fn words(buf: &[u32]) -> KVec<u32> {
         let mut v = KVec::new();
         for w in buf {
             v.push(u32::from_be(*w), GFP_KERNEL).unwrap();

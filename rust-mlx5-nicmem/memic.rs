@@ -326,6 +326,7 @@ pub(crate) fn region(
 #[kunit_tests(nicmem_mlx5_memic)]
 mod tests {
     use super::*;
+    use crate::ifc::tests::words;
 
     /// A ConnectX-6 Dx-like device: 256 KiB of MEMIC at BAR 0 offset
     /// 0x0200_0000, 64-byte granularity.
@@ -338,14 +339,6 @@ mod tests {
             bar_size: 256 << 10,
             max_size: 256 << 10,
         }
-    }
-
-    fn host(buf: &[u32]) -> KVec<u32> {
-        let mut v = KVec::new();
-        for w in buf {
-            v.push(u32::from_be(*w), GFP_KERNEL).unwrap();
-        }
-        v
     }
 
     #[test]
@@ -462,7 +455,7 @@ mod tests {
         };
         let cmd = alloc_memic_in(&plan, 0x0000_0001_0200_3000, 0x3_0001);
         assert_eq!(
-            &host(&cmd)[..],
+            &words(&cmd)[..],
             &[
                 0x0205_0000,
                 0,
@@ -482,11 +475,11 @@ mod tests {
 
         let cmd = dealloc_memic_in(0x0204_0000, 0x4_0000);
         assert_eq!(
-            &host(&cmd)[..],
+            &words(&cmd)[..],
             &[0x0206_0000, 0, 0, 0, 0, 0x0204_0000, 0x0004_0000, 0]
         );
 
-        let cmd = host(&create_mkey_in(0x0204_0000, 0x4_0000, 0x12_3456));
+        let cmd = words(&create_mkey_in(0x0204_0000, 0x4_0000, 0x12_3456));
         assert_eq!(CREATE_MKEY_IN_DW, 0x880 / 32);
         assert_eq!(cmd[0], 0x0200_0000);
         // The mkey context starts at word 4: access mode 5 (MEMIC) split in

@@ -144,17 +144,10 @@ impl Attached {
     }
 
     fn report(&self) {
-        let (in_use, stats) = self.registration.allocator().chunks.stats();
-        pr_info!(
-            "mlx5: ifindex {}: unregistering MEMIC: {} chunks allocated, {} freed, peak {}, {} refused (no memory), {} refused (quota), {} in use\n",
-            self.ifindex,
-            stats.allocs,
-            stats.frees,
-            stats.peak,
-            stats.fail_nomem,
-            stats.fail_quota,
-            in_use
-        );
+        self.registration
+            .allocator()
+            .chunks
+            .report(format_args!("MEMIC of ifindex {}", self.ifindex));
     }
 }
 

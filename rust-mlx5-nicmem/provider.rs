@@ -3,7 +3,8 @@
 //! The allocator behind a registered provider: a [`ChunkAllocator`] under a
 //! spinlock, shared by every backend.
 
-use crate::allocator::{ChunkAllocator, Stats};
+use crate::allocator::ChunkAllocator;
+use core::fmt;
 use kernel::{net::nicmem, new_spinlock, prelude::*, sync::SpinLock};
 
 /// The allocator of one provider.
@@ -32,10 +33,22 @@ impl Provider {
         self.state.lock().quota()
     }
 
-    /// Chunks in use and the statistics so far.
-    pub(crate) fn stats(&self) -> (u32, Stats) {
-        let a = self.state.lock();
-        (a.in_use(), a.stats())
+    /// Logs the statistics of the provider of `what`, which unregisters.
+    pub(crate) fn report(&self, what: fmt::Arguments<'_>) {
+        let (in_use, stats) = {
+            let a = self.state.lock();
+            (a.in_use(), a.stats())
+        };
+        pr_info!(
+            "unregistering {}: {} chunks allocated, {} freed, peak {}, {} refused (no memory), {} refused (quota), {} in use\n",
+            what,
+            stats.allocs,
+            stats.frees,
+            stats.peak,
+            stats.fail_nomem,
+            stats.fail_quota,
+            in_use
+        );
     }
 }
 
