@@ -287,6 +287,15 @@ impl Backend {
         verbose: bool,
     ) -> Result<Registration<Mlx5Provider>> {
         let mdev = uplink.mdev();
+        if mdev.socket_direct() {
+            if verbose {
+                pr_info!(
+                    "mlx5: ifindex {}: multi-PF (Socket Direct) netdev: its send queues on the other PFs cannot read this PF's MEMIC, not supported\n",
+                    ifindex
+                );
+            }
+            return Err(EOPNOTSUPP);
+        }
         let caps = Caps::parse(mdev.dev_mem_caps());
         if caps.memic && verbose {
             pr_info!(

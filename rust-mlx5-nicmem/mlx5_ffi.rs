@@ -125,6 +125,13 @@ impl<'a> Mdev<'a> {
         }
     }
 
+    /// Whether the device is part of a multi-PF (Socket Direct) netdev,
+    /// whose channels also run on another PF (`mlx5_sd_init()` sets `sd`).
+    pub(crate) fn socket_direct(&self) -> bool {
+        // SAFETY: By the type invariants, the device is alive.
+        unsafe { !(*self.raw()).sd.is_null() }
+    }
+
     /// CPU physical address of BAR 0 (`pci_resource_start(pdev, 0)`).
     pub(crate) fn bar_addr(&self) -> u64 {
         // SAFETY: By the type invariants, the device is alive.
