@@ -62,6 +62,12 @@ pub(crate) struct Params {
 }
 
 /// MEMIC allocated on a device, with the mkey the NIC reads it through.
+///
+/// # Invariants
+///
+/// `start` and `size` are an allocation that `ALLOC_MEMIC` made on `mdev`,
+/// and `mkey`, if any, a key created on `mdev` for it; both are given back
+/// only by [`Memic::free`].
 struct Memic {
     mdev: MdevPtr,
     /// Offset in BAR 0.
@@ -72,10 +78,13 @@ struct Memic {
 
 impl Memic {
     /// Gives the memory and its key back to the firmware.
-    fn free(self, rtnl: RtnlHeld<'_>) {
-        // SAFETY: `free` is called while the device still has the memory:
-        // from `release()` (under RTNL, see its documentation) or on an
-        // attach error path, in the RTNL section that found the device.
+    ///
+    /// # Safety
+    ///
+    /// The device still has the memory and keeps it during the call, as
+    /// [`MdevPtr::get`] requires.
+    unsafe fn free(self, rtnl: RtnlHeld<'_>) {
+        // SAFETY: By the safety requirements.
         let mdev = unsafe { self.mdev.get(rtnl) };
         if let Some(mkey) = self.mkey {
             if let Err(e) = mdev.destroy_mkey(mkey) {
@@ -120,7 +129,11 @@ impl nicmem::Allocator for Mlx5Provider {
         // SAFETY: The core calls `release()` under RTNL.
         let rtnl = unsafe { RtnlHeld::assume() };
         if let Some(m) = self.memic.lock().take() {
-            m.free(rtnl);
+            // SAFETY: The core calls `release()` while the device still has
+            // the memory: before mlx5e suspends or removes it (revocation),
+            // or at unregistration, when neither has happened (it would
+            // have revoked), with RTNL keeping it so.
+            unsafe { m.free(rtnl) };
         }
         self.released.store(true, Ordering::Release);
         // Unregister in a work item if the registration is still in the
@@ -319,7 +332,8 @@ impl Backend {
                     ifindex,
                     e
                 );
-                memic.free(rtnl);
+                // SAFETY: In the RTNL section that found the device.
+                unsafe { memic.free(rtnl) };
                 return Err(e);
             }
         };
@@ -344,7 +358,8 @@ impl Backend {
         let (region, provider) = match provider {
             Ok(p) => p,
             Err(e) => {
-                memic.free(rtnl);
+                // SAFETY: In the RTNL section that found the device.
+                unsafe { memic.free(rtnl) };
                 return Err(e);
             }
         };
@@ -375,7 +390,8 @@ impl Backend {
                     e
                 );
                 if let Some(m) = provider.memic.lock().take() {
-                    m.free(rtnl);
+                    // SAFETY: In the RTNL section that found the device.
+                    unsafe { m.free(rtnl) };
                 }
                 Err(e)
             }
@@ -467,12 +483,18 @@ impl Mlx5 {
     pub(crate) fn new(params: Params) -> Result<impl PinInit<Self, Error>> {
         let backend = Backend::new(params)?;
         let events = Events(backend.clone());
-        let size = params.memic_size >> 10;
-        pr_info!(
-            "mlx5: following mlx5 network devices to provide their MEMIC (chunks up to {} bytes, {} KiB per device, 0: as much as one allocation may have)\n",
-            params.chunk_size,
-            size
-        );
+        if params.memic_size == 0 {
+            pr_info!(
+                "mlx5: following mlx5 network devices to provide their MEMIC (chunks up to {} bytes, as much MEMIC as one allocation may have)\n",
+                params.chunk_size
+            );
+        } else {
+            pr_info!(
+                "mlx5: following mlx5 network devices to provide their MEMIC (chunks up to {} bytes, at most {} KiB per device)\n",
+                params.chunk_size,
+                params.memic_size >> 10
+            );
+        }
         // The guard is initialized first, so that it shuts the backend down
         // (waiting for queued work) if registering the notifier fails.
         Ok(try_pin_init!(Self {
