@@ -49,9 +49,7 @@ impl EmuDriver {
             );
             return Err(EINVAL);
         }
-        if !chunk_size.is_power_of_two()
-            || !(nicmem::CHUNK_MIN..=nicmem::CHUNK_MAX).contains(&chunk_size)
-        {
+        if !nicmem::chunk_size_ok(chunk_size) {
             dev_err!(
                 pdev,
                 "chunk_size={} must be a power of two from {} to {}\n",

@@ -70,6 +70,16 @@ pub(crate) fn set(buf: &mut [u32], field: Field, value: u64) {
     }
 }
 
+/// A layout of `N` words with each `(field, value)` of `fields` written
+/// into it, the rest zero: a firmware command mailbox.
+pub(crate) fn encode<const N: usize>(fields: &[(Field, u64)]) -> [u32; N] {
+    let mut buf = [0u32; N];
+    for &(field, value) in fields {
+        set(&mut buf, field, value);
+    }
+    buf
+}
+
 /// Reads `field` of the layout `buf`, as `MLX5_GET()`/`MLX5_GET64()`; bits
 /// outside `buf` read as zero.
 pub(crate) fn get(buf: &[u32], field: Field) -> u64 {

@@ -59,6 +59,11 @@ pub(crate) struct Caps {
 }
 
 impl Caps {
+    /// Allocations are multiples of this many bytes.
+    pub(crate) fn granularity(&self) -> u64 {
+        1u64 << self.log_min_alloc.min(63)
+    }
+
     /// Reads the capabilities from the current device-memory capability
     /// page (`mdev->caps.hca[MLX5_CAP_DEV_MEM]->cur`), as
     /// `MLX5_CAP_DEV_MEM()` does.
@@ -108,9 +113,7 @@ impl Plan {
         if !caps.memic {
             return Err(ENODEV);
         }
-        if !chunk_size.is_power_of_two()
-            || !(nicmem::CHUNK_MIN..=nicmem::CHUNK_MAX).contains(&chunk_size)
-        {
+        if !nicmem::chunk_size_ok(chunk_size) {
             return Err(EINVAL);
         }
         let mut limit = caps.bar_size.min(caps.max_size);
@@ -123,7 +126,7 @@ impl Plan {
         }
         // Allocation granularity and chunk size are powers of two: the
         // larger is a multiple of the smaller.
-        let unit = chunk.max(1u64 << caps.log_min_alloc.min(63));
+        let unit = chunk.max(caps.granularity());
         let size = limit / unit * unit;
         if size < chunk * MIN_REGION_CHUNKS {
             return Err(ENOSPC);
@@ -143,7 +146,7 @@ impl Plan {
     /// The sizes to try, largest first: when MEMIC is fragmented (or partly
     /// taken by mlx5_ib), a smaller region is better than none.
     pub(crate) fn sizes(&self, caps: &Caps) -> impl Iterator<Item = u64> {
-        let unit = u64::from(self.chunk_size).max(1u64 << caps.log_min_alloc.min(63));
+        let unit = u64::from(self.chunk_size).max(caps.granularity());
         let min = u64::from(self.chunk_size) * MIN_REGION_CHUNKS;
         core::iter::successors(Some(self.size), move |s| {
             let next = s / 2 / unit * unit;
@@ -183,34 +186,25 @@ pub(crate) const CREATE_MKEY_IN_DW: usize = dwords::<bindings::mlx5_ifc_create_m
 /// `ALLOC_MEMIC` of `size` bytes in the range at BAR 0 offset
 /// `range_start`, as `mlx5_cmd_alloc_memic()` builds it.
 pub(crate) fn alloc_memic_in(plan: &Plan, range_start: u64, size: u64) -> [u32; ALLOC_IN_DW] {
-    let mut cmd = [0u32; ALLOC_IN_DW];
-    let set = |cmd: &mut [u32], f, v| ifc::set(cmd, f, v);
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_alloc_memic_in_bits, opcode),
-        u64::from(bindings::MLX5_CMD_OP_ALLOC_MEMIC),
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_alloc_memic_in_bits, range_size),
-        range_size(size),
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_alloc_memic_in_bits, memic_size),
-        size,
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_alloc_memic_in_bits, log_memic_addr_alignment),
-        u64::from(plan.log_align),
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_alloc_memic_in_bits, range_start_addr),
-        range_start,
-    );
-    cmd
+    ifc::encode(&[
+        (
+            ifc_field!(mlx5_ifc_alloc_memic_in_bits, opcode),
+            u64::from(bindings::MLX5_CMD_OP_ALLOC_MEMIC),
+        ),
+        (
+            ifc_field!(mlx5_ifc_alloc_memic_in_bits, range_size),
+            range_size(size),
+        ),
+        (ifc_field!(mlx5_ifc_alloc_memic_in_bits, memic_size), size),
+        (
+            ifc_field!(mlx5_ifc_alloc_memic_in_bits, log_memic_addr_alignment),
+            u64::from(plan.log_align),
+        ),
+        (
+            ifc_field!(mlx5_ifc_alloc_memic_in_bits, range_start_addr),
+            range_start,
+        ),
+    ])
 }
 
 /// The BAR 0 offset of the memory that `ALLOC_MEMIC` returned.
@@ -224,23 +218,17 @@ pub(crate) fn alloc_memic_start(out: &[u32; ALLOC_OUT_DW]) -> u64 {
 /// `DEALLOC_MEMIC` of `size` bytes at BAR 0 offset `start`, as
 /// `mlx5_cmd_dealloc_memic()` builds it.
 pub(crate) fn dealloc_memic_in(start: u64, size: u64) -> [u32; DEALLOC_IN_DW] {
-    let mut cmd = [0u32; DEALLOC_IN_DW];
-    ifc::set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_dealloc_memic_in_bits, opcode),
-        u64::from(bindings::MLX5_CMD_OP_DEALLOC_MEMIC),
-    );
-    ifc::set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_dealloc_memic_in_bits, memic_start_addr),
-        start,
-    );
-    ifc::set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_dealloc_memic_in_bits, memic_size),
-        size,
-    );
-    cmd
+    ifc::encode(&[
+        (
+            ifc_field!(mlx5_ifc_dealloc_memic_in_bits, opcode),
+            u64::from(bindings::MLX5_CMD_OP_DEALLOC_MEMIC),
+        ),
+        (
+            ifc_field!(mlx5_ifc_dealloc_memic_in_bits, memic_start_addr),
+            start,
+        ),
+        (ifc_field!(mlx5_ifc_dealloc_memic_in_bits, memic_size), size),
+    ])
 }
 
 /// `CREATE_MKEY` of the key through which the NIC reads `size` bytes of
@@ -250,58 +238,49 @@ pub(crate) fn dealloc_memic_in(start: u64, size: u64) -> [u32; DEALLOC_IN_DW] {
 /// the NIC only transmits from it.
 pub(crate) fn create_mkey_in(start: u64, size: u64, pdn: u32) -> [u32; CREATE_MKEY_IN_DW] {
     let mode = u64::from(bindings::MLX5_MKC_ACCESS_MODE_MEMIC);
-    let mut cmd = [0u32; CREATE_MKEY_IN_DW];
-    let set = |cmd: &mut [u32], f, v| ifc::set(cmd, f, v);
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_create_mkey_in_bits, opcode),
-        u64::from(bindings::MLX5_CMD_OP_CREATE_MKEY),
-    );
-    set(
-        &mut cmd,
-        ifc_field!(
-            mlx5_ifc_create_mkey_in_bits,
-            memory_key_mkey_entry.access_mode_1_0
+    ifc::encode(&[
+        (
+            ifc_field!(mlx5_ifc_create_mkey_in_bits, opcode),
+            u64::from(bindings::MLX5_CMD_OP_CREATE_MKEY),
         ),
-        mode & 0x3,
-    );
-    set(
-        &mut cmd,
-        ifc_field!(
-            mlx5_ifc_create_mkey_in_bits,
-            memory_key_mkey_entry.access_mode_4_2
+        (
+            ifc_field!(
+                mlx5_ifc_create_mkey_in_bits,
+                memory_key_mkey_entry.access_mode_1_0
+            ),
+            mode & 0x3,
         ),
-        (mode >> 2) & 0x7,
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.lr),
-        1,
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.qpn),
-        0xff_ffff,
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.pd),
-        u64::from(pdn),
-    );
-    set(
-        &mut cmd,
-        ifc_field!(
-            mlx5_ifc_create_mkey_in_bits,
-            memory_key_mkey_entry.start_addr
+        (
+            ifc_field!(
+                mlx5_ifc_create_mkey_in_bits,
+                memory_key_mkey_entry.access_mode_4_2
+            ),
+            (mode >> 2) & 0x7,
         ),
-        start,
-    );
-    set(
-        &mut cmd,
-        ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.len),
-        size,
-    );
-    cmd
+        (
+            ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.lr),
+            1,
+        ),
+        (
+            ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.qpn),
+            0xff_ffff,
+        ),
+        (
+            ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.pd),
+            u64::from(pdn),
+        ),
+        (
+            ifc_field!(
+                mlx5_ifc_create_mkey_in_bits,
+                memory_key_mkey_entry.start_addr
+            ),
+            start,
+        ),
+        (
+            ifc_field!(mlx5_ifc_create_mkey_in_bits, memory_key_mkey_entry.len),
+            size,
+        ),
+    ])
 }
 
 /// The NIC memory region of `size` bytes of MEMIC at BAR 0 offset

@@ -317,7 +317,7 @@ impl Backend {
                 caps.bar_size >> 10,
                 caps.bar_start,
                 caps.max_size >> 10,
-                1u64 << caps.log_min_alloc.min(63)
+                caps.granularity()
             );
         }
         let plan = Plan::new(&caps, self.params.memic_size, self.params.chunk_size)?;
@@ -341,9 +341,10 @@ impl Backend {
             mkey: Some(mkey),
             ..memic
         };
-        let chunks = u32::try_from(size / u64::from(plan.chunk_size)).map_err(|_| EINVAL)?;
-        let region = memic::region(mdev.bar_addr(), start, size, plan.chunk_size, mkey);
-        let provider = region.and_then(|region| {
+        // Every error from here on must give the memory back.
+        let provider = (|| -> Result<_> {
+            let chunks = u32::try_from(size / u64::from(plan.chunk_size)).map_err(|_| EINVAL)?;
+            let region = memic::region(mdev.bar_addr(), start, size, plan.chunk_size, mkey)?;
             let provider = Arc::pin_init(
                 try_pin_init!(Mlx5Provider {
                     chunks <- Provider::new(chunks, self.params.quota_pct)?,
@@ -353,9 +354,9 @@ impl Backend {
                 }),
                 GFP_KERNEL,
             )?;
-            Ok((region, provider))
-        });
-        let (region, provider) = match provider {
+            Ok((chunks, region, provider))
+        })();
+        let (chunks, region, provider) = match provider {
             Ok(p) => p,
             Err(e) => {
                 // SAFETY: In the RTNL section that found the device.

@@ -76,9 +76,7 @@ fn start_mlx5() -> Result<Option<Pin<KBox<mlx5::Mlx5>>>> {
     if module_parameters::mlx5.value() == 0 {
         return Ok(None);
     }
-    if !chunk_size.is_power_of_two()
-        || !(nicmem::CHUNK_MIN..=nicmem::CHUNK_MAX).contains(&chunk_size)
-    {
+    if !nicmem::chunk_size_ok(chunk_size) {
         pr_err!(
             "mlx5: chunk_size={} is not a power of two from {} to {}: not providing MEMIC\n",
             chunk_size,
