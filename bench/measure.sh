@@ -22,6 +22,8 @@
 # BENCH_RR_SIZES, BENCH_NO_PROFILE. Output: <out-dir>/results.csv and, with
 # perf, <out-dir>/profile-<mode>-<size>.txt.
 set -uo pipefail
+# shellcheck source=scripts/lib/readings.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/readings.sh"
 out=${1:?usage: bench/measure.sh <out-dir>}
 : "${PEER:?PEER must name the peer address}" "${BIN:?BIN must name the directory of the userspace binaries}"
 mkdir -p "$out"
@@ -46,10 +48,7 @@ echo "tool,test,mode,size,rep,throughput,unit,cpu_util_pct,service_demand,sd_uni
 
 # TcpExt counters of the NIC memory path: bytes sent from it, bytes that
 # fell back to host memory.
-counters() {
-	nstat -az TcpExtTCPNicmemTxBytes TcpExtTCPNicmemFallbackBytes |
-		awk '$1 == "TcpExtTCPNicmemTxBytes" { t = $2 } $1 == "TcpExtTCPNicmemFallbackBytes" { f = $2 } END { print t + 0, f + 0 }'
-}
+counters() { echo "$(tcpext TCPNicmemTxBytes) $(tcpext TCPNicmemFallbackBytes)"; }
 
 netperf_run() { # netperf_run <test> <mode> <size> <rep>
 	local test=$1 mode=$2 size=$3 rep=$4 pre=() args c0 c1 line

@@ -14,6 +14,9 @@ export BIN=/nicmem/work/guest/target/release
 export MODULE=/nicmem/work/module/rust-mlx5-nicmem/mlx5_nicmem.ko
 export MODNAME=mlx5_nicmem
 export OUT=/nicmem/out
+# nicmem_field, tcpext, stream_sum, wait_ping
+# shellcheck source=scripts/lib/readings.sh
+source "$NICMEM_REPO/scripts/lib/readings.sh"
 
 log() { echo "$*" >&2; }
 fail() {
@@ -49,12 +52,7 @@ nicmem_net_setup() {
 	echo "TX_IF=$tx RX_IF=$rx" >/tmp/nicmem-ifaces
 	# Let tests ask for send buffers larger than the NIC memory.
 	sysctl -qw net.core.wmem_max=33554432 net.core.rmem_max=33554432
-	local i
-	for i in $(seq 1 50); do
-		ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 && return 0
-		sleep 0.2
-	done
-	fail "no ping from $TX_ADDR to $RX_ADDR across the emulated wire"
+	wait_ping "$RX_ADDR" || fail "no ping from $TX_ADDR to $RX_ADDR across the emulated wire"
 }
 
 # TX_IF / RX_IF as set up by nicmem_net_setup.
@@ -66,12 +64,6 @@ rx() { ip netns exec "$RX_NS" "$@"; }
 
 # Counter helpers.
 rx_bytes() { rx cat "/sys/class/net/$RX_IF/statistics/rx_bytes"; }
-tcpext() { # tcpext <name>: a TcpExt counter from /proc/net/netstat
-	awk -v k="$1" '$1 == "TcpExt:" { if (!h) { split($0, n); h = 1 } else { for (i = 2; i <= NF; i++) if (n[i] == k) print $i } }' /proc/net/netstat
-}
-nicmem_field() { # nicmem_field <iface> <column>: from /proc/net/nicmem
-	awk -v d="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } $1 == d { print $col[c] }' /proc/net/nicmem
-}
 
 module_loaded() { grep -q "^$MODNAME " /proc/modules; }
 load_module() { # load_module [params...]: the provider module paired with TX_IF
@@ -132,8 +124,8 @@ stream() {
 
 check_stream() { # check_stream <port> <bytes>
 	local s r
-	s=$(sed -n 's/^send bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p' "/tmp/send.$1")
-	r=$(sed -n 's/^recv bytes=\([0-9]*\) sha256=\([0-9a-f]*\).*/\1 \2/p' "/tmp/recv.$1")
+	s=$(stream_sum send "/tmp/send.$1")
+	r=$(stream_sum recv "/tmp/recv.$1")
 	[[ -n $s && $s == "$r" ]] || fail "port $1: sent '$s' but received '$r'"
 	[[ ${s%% *} -eq $2 ]] || fail "port $1: sent ${s%% *} bytes, expected $2"
 	log "port $1: $2 bytes, sha256 ${s#* } on both ends"

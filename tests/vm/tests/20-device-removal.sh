@@ -70,9 +70,5 @@ ip addr add "$TX_ADDR/24" dev "$tx"
 ip addr add "$TX_ADDR6/64" dev "$tx" nodad
 ip link set "$tx" up
 sed -i "s/^TX_IF=[^ ]*/TX_IF=$tx/" /tmp/nicmem-ifaces
-for i in $(seq 1 50); do
-	ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 && break
-	sleep 0.2
-done
-ping -c1 -W1 "$RX_ADDR" >/dev/null 2>&1 || fail "no ping after the NIC came back"
+wait_ping "$RX_ADDR" || fail "no ping after the NIC came back"
 log "NIC removal with NIC memory in flight: revoked, reclaimed, unloaded; NIC back as $tx"
