@@ -5,9 +5,9 @@
 //! Device memory is cut into chunks of one size (the core's net_iov
 //! granularity), so there is no external fragmentation to manage: any free
 //! chunk serves any request. Free chunks sit on a LIFO stack, so a busy
-//! stream keeps reusing the same few chunks. Each socket (identified by its
-//! cookie) may hold at most `quota` chunks, so that one flow cannot take all
-//! of a small memory (MEMIC has only hundreds of KiB); past its quota, or
+//! stream keeps reusing the same few chunks. Each user (the owner the core
+//! passes) may hold at most `quota` chunks, so that one user cannot take
+//! all of a small memory, whatever the number of its sockets (MEMIC has only hundreds of KiB); past its quota, or
 //! when the memory is exhausted, allocation fails and TCP falls back to
 //! host memory for the rest of the send.
 //!
@@ -25,7 +25,7 @@ pub(crate) struct Stats {
     pub(crate) frees: u64,
     /// Allocations refused because every chunk was in use.
     pub(crate) fail_nomem: u64,
-    /// Allocations refused because the socket was at its quota.
+    /// Allocations refused because the owner was at its quota.
     pub(crate) fail_quota: u64,
     /// Frees of a chunk that was not allocated (ignored).
     pub(crate) bad_frees: u64,

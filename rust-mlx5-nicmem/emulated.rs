@@ -40,7 +40,7 @@ impl EmuDriver {
     fn setup(pdev: &pci::Device<Core<'_>>) -> Result<EmuDevice> {
         let ifindex = crate::module_parameters::emu_ifindex.value();
         let chunk_size = crate::module_parameters::chunk_size.value();
-        let quota_pct = crate::module_parameters::socket_quota_pct.value();
+        let quota_pct = crate::module_parameters::user_quota_pct.value();
 
         if ifindex == 0 || ifindex > i32::MAX as u32 {
             dev_err!(
@@ -93,7 +93,7 @@ impl EmuDriver {
             })?;
         dev_info!(
             pdev,
-            "emulated NIC memory for ifindex {}: {} KiB at {:#x}, {} chunks of {} bytes, {} per socket\n",
+            "emulated NIC memory for ifindex {}: {} KiB at {:#x}, {} chunks of {} bytes, {} per user\n",
             ifindex,
             size >> 10,
             phys,

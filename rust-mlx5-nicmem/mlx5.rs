@@ -57,7 +57,7 @@ pub(crate) struct Params {
     /// Bytes of MEMIC to take per device, 0 for as much as one allocation
     /// may have.
     pub(crate) memic_size: u64,
-    /// Share of the memory one socket may hold, in percent.
+    /// Share of the memory one user may hold, in percent.
     pub(crate) quota_pct: u32,
 }
 
@@ -373,7 +373,7 @@ impl Backend {
         match unsafe { Registration::register_rtnl_held(ifindex, &region, provider.clone()) } {
             Ok(registration) => {
                 pr_info!(
-                    "mlx5: ifindex {}: {} KiB of MEMIC at BAR offset {:#x} (mkey {:#x}), {} chunks of {} bytes, {} per socket\n",
+                    "mlx5: ifindex {}: {} KiB of MEMIC at BAR offset {:#x} (mkey {:#x}), {} chunks of {} bytes, {} per user\n",
                     ifindex,
                     size >> 10,
                     start,

@@ -11,7 +11,7 @@
 //!   its firmware commands, [`mlx5_ffi`] is its thin unsafe layer;
 //! - [`emulated`]: QEMU's `ivshmem-plain` BAR next to a virtio-net device,
 //!   for testing without hardware;
-//! - the backend-independent parts: the chunk [`allocator`] with per-socket
+//! - the backend-independent parts: the chunk [`allocator`] with per-user
 //!   quotas and statistics, and the [`provider`] that the kernel calls.
 
 use kernel::{driver, pci, prelude::*};
@@ -51,9 +51,9 @@ module! {
             default: 0,
             description: "KiB of MEMIC to take per mlx5 device (0: as much as one allocation may have)",
         },
-        socket_quota_pct: u32 {
+        user_quota_pct: u32 {
             default: 50,
-            description: "Share of a device's NIC memory one socket may hold, in percent",
+            description: "Share of a device's NIC memory one user may hold, in percent",
         },
     },
 }
@@ -88,7 +88,7 @@ fn start_mlx5() -> Result<Option<Pin<KBox<mlx5::Mlx5>>>> {
     let params = mlx5::Params {
         chunk_size,
         memic_size: u64::from(module_parameters::memic_kib.value()) << 10,
-        quota_pct: module_parameters::socket_quota_pct.value(),
+        quota_pct: module_parameters::user_quota_pct.value(),
     };
     Ok(Some(KBox::pin_init(mlx5::Mlx5::new(params)?, GFP_KERNEL)?))
 }

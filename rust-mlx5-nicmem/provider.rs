@@ -5,32 +5,43 @@
 
 use crate::allocator::ChunkAllocator;
 use core::fmt;
-use kernel::{net::nicmem, new_spinlock, prelude::*, sync::SpinLock};
+use kernel::{
+    net::nicmem,
+    new_spinlock_irq,
+    prelude::*,
+    sync::SpinLockIrq, //
+};
 
 /// The allocator of one provider.
 ///
-/// The core already serializes calls with interrupts disabled; the lock
-/// gives the shared `&self` the exclusive access the allocator needs.
+/// The core calls `alloc` and `free` with interrupts disabled, from
+/// softirq too (a chunk comes back when TCP's ACK frees its skb); the
+/// lock disables interrupts, so that the statistics can be read from
+/// process context without a same-CPU deadlock.
 #[pin_data]
 pub(crate) struct Provider {
     #[pin]
-    state: SpinLock<ChunkAllocator>,
+    state: SpinLockIrq<ChunkAllocator>,
+    /// The per-user quota in chunks; fixed at creation.
+    quota: u32,
 }
 
 impl Provider {
     /// A provider of `chunks` chunks with a quota of `quota_pct` percent of
-    /// them per socket.
+    /// them per user.
     pub(crate) fn new(chunks: u32, quota_pct: u32) -> Result<impl PinInit<Self, Error>> {
         let quota = (u64::from(chunks) * u64::from(quota_pct.clamp(1, 100)) / 100) as u32;
         let allocator = ChunkAllocator::new(chunks, quota)?;
+        let quota = allocator.quota();
         Ok(try_pin_init!(Self {
-            state <- new_spinlock!(allocator, "nicmem_allocator"),
+            state <- new_spinlock_irq!(allocator, "nicmem_allocator"),
+            quota,
         }))
     }
 
-    /// The quota in chunks per socket.
+    /// The quota in chunks per user.
     pub(crate) fn quota(&self) -> u32 {
-        self.state.lock().quota()
+        self.quota
     }
 
     /// Logs the statistics of the provider of `what`, which unregisters.

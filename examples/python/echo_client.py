@@ -13,7 +13,7 @@ import sys
 
 MSG_NICMEM = 0x8000000
 TCP_NICMEM_INFO = 47
-REASONS = ["no_provider", "loopback", "no_offload", "zerocopy", "quota", "nomem", "other", "reserved"]
+REASONS = ["no_provider", "loopback", "no_offload", "zerocopy", "quota", "nomem", "other", "sw_path"]
 
 
 def nicmem_info(s):

@@ -24,7 +24,7 @@ pub const FALLBACK_REASONS: [&str; 8] = [
     "quota",
     "nomem",
     "other",
-    "reserved",
+    "sw_path",
 ];
 
 /// Per-socket counters of `MSG_NICMEM` sends (`struct tcp_nicmem_info`).

@@ -4,8 +4,10 @@
 # Layout of the cache (outside the clone, NICMEM_CACHE, default ~/.cache/nicmem):
 #   buildroot/        Debian trixie build root (toolchain, QEMU, guest user space)
 #   work/linux/       kernel source tree (git; base commit + kernel-patches/)
-#   work/kbuild/      out-of-tree kernel build directory (O=)
-#   work/module/      out-of-tree build of rust-mlx5-nicmem
+#   work/kbuild/      out-of-tree kernel build directory (O=), release kernel
+#   work/kbuild-debug/  the same for the debug kernel (KASAN, lockdep, ...)
+#   work/module/      out-of-tree build of rust-mlx5-nicmem (module-debug/ for
+#                     the debug kernel)
 #   work/ccache/      ccache directory
 #   work/guest/       files shared with the guest (init, test programs)
 #   runs/<stamp>/     console logs and results of each boot
@@ -19,6 +21,19 @@ NICMEM_JOBS=${NICMEM_JOBS:-$(($(nproc) + 1))}
 # Paths as seen from inside the build root (bind mounts, see br_run).
 BR_REPO=/nicmem/repo
 BR_WORK=/nicmem/work
+
+# The kernel flavour a step works on: 'debug' (KASAN, lockdep, DEBUG_NET,
+# kmemleak: what the test suite runs on) or 'release' (demo, bench). Each has
+# its own build directories, so switching costs no rebuild.
+flavour_set() { # flavour_set <release|debug>
+	case $1 in
+	release) NICMEM_FLAVOUR=release KB_DIR=kbuild MOD_DIR=module ;;
+	debug) NICMEM_FLAVOUR=debug KB_DIR=kbuild-debug MOD_DIR=module-debug ;;
+	*) die "unknown kernel flavour '$1' (NICMEM_KERNEL=release|debug)" ;;
+	esac
+	KBUILD=$NICMEM_WORK/$KB_DIR
+}
+flavour_set "${NICMEM_KERNEL:-release}"
 LLVM_SUFFIX=-19
 
 msg() { printf '[nicmem %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
@@ -29,6 +44,82 @@ die() {
 
 need_root() {
 	[[ $(id -u) -eq 0 ]] || die "must run as root (needs mmdebstrap, chroot, network namespaces and tap devices); try: sudo $0 $*"
+}
+
+# One run at a time per cache: two would share the build trees, the build
+# root and the run directories. The lock (fd 9) is held until the process
+# and its children end; a second run waits for it.
+cache_lock() { # cache_lock <verb>
+	local lock=$NICMEM_CACHE/lock
+	mkdir -p "$NICMEM_CACHE"
+	exec 9>>"$lock"
+	if ! flock -n 9; then
+		msg "another scripts/nicmem run holds $lock ($(cat "$lock" 2>/dev/null)), waiting"
+		flock 9 || die "cannot lock $lock"
+	fi
+	echo "pid $$: scripts/nicmem $1" >"$lock"
+}
+
+# Stopping early (Ctrl-C, TERM, an error) must not leave make or QEMU
+# running. bg_track <pid> registers a background job, bg_untrack <pid>
+# forgets it once waited for; at exit every job still registered is killed
+# with all the processes it started (a tree walk, not a process group:
+# timeout(1) puts QEMU in a group of its own), then the functions named in
+# AT_EXIT run (vm_net_down). INT and TERM become an exit.
+BG_PIDS=()
+AT_EXIT=()
+bg_track() { BG_PIDS+=("$1"); }
+bg_untrack() {
+	local p keep=()
+	for p in "${BG_PIDS[@]}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	BG_PIDS=("${keep[@]}")
+}
+
+proc_tree() { # proc_tree <pid>: the process and all its descendants
+	local c
+	echo "$1"
+	for c in $(pgrep -P "$1"); do
+		proc_tree "$c"
+	done
+}
+
+kill_tree() { # kill_tree <pid>: TERM to the whole tree, KILL after 5 s
+	local pids alive p i
+	mapfile -t pids < <(proc_tree "$1")
+	kill -TERM "${pids[@]}" 2>/dev/null || true
+	for ((i = 0; i < 10; i++)); do
+		alive=()
+		for p in "${pids[@]}"; do
+			if kill -0 "$p" 2>/dev/null; then alive+=("$p"); fi
+		done
+		((${#alive[@]})) || return 0
+		sleep 0.5
+	done
+	kill -KILL "${alive[@]}" 2>/dev/null || true
+}
+
+on_exit() {
+	local rc=$? p f
+	trap '' INT TERM
+	trap - EXIT
+	if ((${#BG_PIDS[@]})); then
+		((rc == 0)) || msg "stopping background jobs (exit status $rc)"
+		for p in "${BG_PIDS[@]}"; do
+			kill_tree "$p"
+		done
+	fi
+	for f in "${AT_EXIT[@]}"; do
+		"$f" || true
+	done
+	exit "$rc"
+}
+
+cleanup_traps() {
+	trap on_exit EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
 }
 
 need_space() { # need_space <dir> <GiB>
@@ -49,11 +140,13 @@ step_end() { msg "== $1 done in $(($(date +%s) - STEP_T0)) s"; }
 # the work directory mounted. The mounts live in a private mount namespace
 # and disappear with the command. With BR_NETNS set, the command runs in that
 # network namespace.
+# br_run is often called in '|| die' and 'if' contexts, where 'set -e' does
+# not hold: each of its steps checks for itself.
 br_run() {
 	[[ -x $NICMEM_BR/usr/bin/clang$LLVM_SUFFIX ]] || die "build root missing at $NICMEM_BR: run 'scripts/nicmem setup' first"
-	mkdir -p "$NICMEM_WORK" "$NICMEM_BR$BR_REPO" "$NICMEM_BR$BR_WORK"
+	mkdir -p "$NICMEM_WORK" "$NICMEM_BR$BR_REPO" "$NICMEM_BR$BR_WORK" || die "cannot create the mount points in $NICMEM_BR"
 	local netns=()
-	[[ -n ${BR_NETNS:-} ]] && netns=(ip netns exec "$BR_NETNS")
+	if [[ -n ${BR_NETNS:-} ]]; then netns=(ip netns exec "$BR_NETNS"); fi
 	"${netns[@]}" unshare --mount --propagation private -- /bin/bash -euo pipefail -c '
 		br=$1 repo=$2 work=$3 brrepo=$4 brwork=$5
 		shift 5
@@ -73,7 +166,7 @@ br_run() {
 # make against the kernel tree with our toolchain, inside the build root.
 kmake() {
 	# /usr/lib/ccache comes first in PATH, so clang-19 is ccache's wrapper.
-	br_run make -C "$BR_WORK/linux" O="$BR_WORK/kbuild" LLVM="$LLVM_SUFFIX" \
+	br_run make -C "$BR_WORK/linux" O="$BR_WORK/$KB_DIR" LLVM="$LLVM_SUFFIX" \
 		-j"$NICMEM_JOBS" "$@"
 }
 

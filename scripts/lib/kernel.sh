@@ -2,7 +2,6 @@
 # scripts/nicmem kernel and module: source, patches, config, build.
 
 KSRC=$NICMEM_WORK/linux
-KBUILD=$NICMEM_WORK/kbuild
 
 git_k() { git -C "$KSRC" -c user.name=nicmem -c user.email=nicmem@localhost -c advice.detachedHead=false "$@"; }
 
@@ -22,7 +21,7 @@ kernel_base() {
 		return
 	fi
 	msg "preparing the Linux source from ${origin} (a few minutes)"
-	rm -rf "$KSRC" "$KBUILD"
+	rm -rf "$KSRC" "$NICMEM_WORK"/kbuild*
 	mkdir -p "$KSRC"
 	if [[ -n ${NICMEM_LINUX_SRC:-} ]]; then
 		tar -C "$NICMEM_LINUX_SRC" --exclude=.git -cf - . | tar -C "$KSRC" -xf -
@@ -42,19 +41,27 @@ kernel_base() {
 	echo "$origin" >"$stamp"
 }
 
-# The list of patches, in order, from kernel-patches/series.
+# SERIES: the patches of kernel-patches/series, in order. Call it as a
+# command of its own (not in $(...) or <(...)), so that a missing patch
+# stops the run rather than a subshell.
 kernel_series() {
-	local series=$NICMEM_REPO/kernel-patches/series p
-	[[ -f $series ]] || die "kernel-patches/series missing"
-	grep -vE '^\s*(#|$)' "$series" | while read -r p; do
-		[[ -f $NICMEM_REPO/kernel-patches/$p ]] || die "kernel-patches/series names $p, which does not exist"
-		echo "$NICMEM_REPO/kernel-patches/$p"
-	done
+	local dir=$NICMEM_REPO/kernel-patches p
+	[[ -f $dir/series ]] || die "kernel-patches/series missing"
+	SERIES=()
+	while read -r p || [[ -n $p ]]; do
+		case $p in
+		'' | '#'*) continue ;;
+		esac
+		[[ -f $dir/$p ]] || die "kernel-patches/series names $p, which does not exist"
+		SERIES+=("$dir/$p")
+	done <"$dir/series"
+	((${#SERIES[@]})) || die "kernel-patches/series lists no patches"
 }
 
 kernel_patch() {
 	local patches stamp_val stamp=$NICMEM_WORK/linux-patches.stamp p
-	mapfile -t patches < <(kernel_series)
+	kernel_series
+	patches=("${SERIES[@]}")
 	stamp_val=$(cat /dev/null "${patches[@]}" | sha256sum | cut -c1-16)
 	# The stamp names the series and the commit it produced, so a tree that
 	# was reset (or a run that died half way) is patched again.
@@ -86,23 +93,31 @@ kernel_patch() {
 	echo "$stamp_val $(git_k rev-parse HEAD)" >"$stamp"
 }
 
+# The fragments of the current flavour, concatenated.
+config_fragments() {
+	cat "$NICMEM_REPO/scripts/config/nicmem.config"
+	if [[ $NICMEM_FLAVOUR == debug ]]; then
+		cat "$NICMEM_REPO/scripts/config/debug.config"
+	fi
+}
+
 # .config: tinyconfig with the committed fragment on top, for whatever the
 # tree at hand knows.
 config_from_fragment() {
 	mkdir -p "$KBUILD"
 	kmake -s tinyconfig >/dev/null
-	cat "$NICMEM_REPO/scripts/config/nicmem.config" >>"$KBUILD/.config"
+	config_fragments >>"$KBUILD/.config"
 	kmake -s olddefconfig >/dev/null 2>"$NICMEM_WORK/kconfig.log" ||
 		die "olddefconfig failed: $(tail -n 3 "$NICMEM_WORK/kconfig.log")"
 }
 
 kernel_config() {
-	local frag=$NICMEM_REPO/scripts/config/nicmem.config stamp=$NICMEM_WORK/kconfig.stamp val
-	val=$(cat "$frag" "$NICMEM_WORK/linux-patches.stamp" | sha256sum | cut -c1-16)
+	local stamp=$KBUILD/kconfig.stamp val
+	val=$(config_fragments | cat - "$NICMEM_WORK/linux-patches.stamp" | sha256sum | cut -c1-16)
 	if stamp_ok "$stamp" "$val" && [[ -f $KBUILD/.config ]]; then
 		return
 	fi
-	msg "configuring: tinyconfig + scripts/config/nicmem.config"
+	msg "configuring the $NICMEM_FLAVOUR kernel: tinyconfig + scripts/config/nicmem.config$([[ $NICMEM_FLAVOUR == debug ]] && echo ' + debug.config')"
 	config_from_fragment
 	# Every option the fragment asks for must have survived olddefconfig.
 	local bad=() line sym want
@@ -110,30 +125,36 @@ kernel_config() {
 		[[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] || continue
 		sym=${BASH_REMATCH[1]} want=${BASH_REMATCH[2]}
 		grep -qxF "$sym=$want" "$KBUILD/.config" || bad+=("$sym=$want")
-	done <"$frag"
+	done < <(config_fragments)
 	((${#bad[@]} == 0)) || die "kernel config: not set after olddefconfig (missing dependency?): ${bad[*]}"
 	echo "$val" >"$stamp"
 }
 
-# Run a long make with a progress line every minute; fail with the first error.
+# kmake_logged <log> <make args>: a long make in the background (stopped
+# with the run, see bg_track), with a progress line every minute. Returns
+# make's status after showing its first errors; callers decide (bisect goes
+# on). Written for '||' and 'if' contexts: no step relies on 'set -e'.
 kmake_logged() {
-	local log=$1 pid n t0
+	local log=$1 pid n t0 rc=0
 	shift
-	t0=$(date +%s)
+	t0=$SECONDS
 	kmake "$@" >"$log" 2>&1 &
 	pid=$!
+	bg_track "$pid"
 	while kill -0 "$pid" 2>/dev/null; do
 		sleep 5
-		if (($(date +%s) - t0 >= 60)) && kill -0 "$pid" 2>/dev/null; then
-			t0=$(date +%s)
+		if ((SECONDS - t0 >= 60)) && kill -0 "$pid" 2>/dev/null; then
+			t0=$SECONDS
 			n=$(grep -cE '^\s+(CC|RUSTC|LD|AR)' "$log" || true)
 			msg "  ... building ($n objects so far; log: $log)"
 		fi
 	done
-	wait "$pid" || {
+	wait "$pid" || rc=$?
+	bg_untrack "$pid"
+	if ((rc != 0)); then
 		grep -m 5 -E 'error|Error' "$log" >&2 || tail -n 20 "$log" >&2
-		die "kernel build failed (make $*); full log: $log"
-	}
+	fi
+	return "$rc"
 }
 
 cmd_kernel() {
@@ -143,9 +164,10 @@ cmd_kernel() {
 	kernel_base
 	kernel_patch
 	kernel_config
-	msg "building bzImage and modules (first build about 10 minutes on 2 cores; ccache in $NICMEM_WORK/ccache)"
-	kmake_logged "$NICMEM_WORK/kernel-build.log" bzImage modules
-	br_run grep -q '^CONFIG_RUST=y' "$BR_WORK/kbuild/.config" || die "CONFIG_RUST is not enabled: is Rust available in the build root? (make LLVM=-19 rustavailable)"
+	msg "building the $NICMEM_FLAVOUR kernel: bzImage and modules (first build about 15 minutes on 2 cores; ccache in $NICMEM_WORK/ccache)"
+	kmake_logged "$KBUILD/build.log" bzImage modules ||
+		die "kernel build failed (make bzImage modules); full log: $KBUILD/build.log"
+	br_run grep -q '^CONFIG_RUST=y' "$BR_WORK/$KB_DIR/.config" || die "CONFIG_RUST is not enabled: is Rust available in the build root? (make LLVM=-19 rustavailable)"
 	msg "kernel: $(cat "$KBUILD/include/config/kernel.release") at $KBUILD/arch/x86/boot/bzImage"
 	step_end kernel
 }
@@ -154,17 +176,18 @@ cmd_kernel() {
 # products; cp -a keeps the sources' mtimes, so unchanged files are not
 # rebuilt.
 module_sync() {
-	mkdir -p "$NICMEM_WORK/module"
-	find "$NICMEM_WORK/module" -name '*.rs' -delete
-	cp -a "$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/module/"
+	mkdir -p "$NICMEM_WORK/$MOD_DIR"
+	find "$NICMEM_WORK/$MOD_DIR" -name '*.rs' -delete
+	cp -a "$NICMEM_REPO/Kbuild" "$NICMEM_REPO/Kconfig" "$NICMEM_REPO/rust-mlx5-nicmem" "$NICMEM_WORK/$MOD_DIR/"
 }
 
 cmd_module() {
 	step_begin module
 	[[ -f $KBUILD/arch/x86/boot/bzImage ]] || die "no kernel build in $KBUILD: run 'scripts/nicmem kernel' first"
 	module_sync
-	kmake_logged "$NICMEM_WORK/module-build.log" M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m modules
-	msg "module: $(find "$NICMEM_WORK/module" -name '*.ko' -printf '%P ' )"
+	kmake_logged "$NICMEM_WORK/$MOD_DIR-build.log" M="$BR_WORK/$MOD_DIR" CONFIG_MLX5_NICMEM=m modules ||
+		die "module build failed; full log: $NICMEM_WORK/$MOD_DIR-build.log"
+	msg "module: $(find "$NICMEM_WORK/$MOD_DIR" -name '*.ko' -printf '%P ' )"
 	step_end module
 }
 
@@ -202,7 +225,8 @@ cmd_lint() {
 	step_begin lint
 	local bad=0 p
 	msg "checkpatch --strict on kernel-patches/"
-	for p in $(kernel_series); do
+	kernel_series
+	for p in "${SERIES[@]}"; do
 		if ! perl "$KSRC/scripts/checkpatch.pl" --strict --no-tree -q "$p" >"$NICMEM_WORK/checkpatch.log" 2>&1; then
 			msg "  $(basename "$p"):"
 			grep -E '^(ERROR|WARNING|CHECK)' "$NICMEM_WORK/checkpatch.log" >&2 || true
@@ -214,8 +238,8 @@ cmd_lint() {
 		$(cd "$NICMEM_REPO" && ls rust-mlx5-nicmem/*.rs | sed "s|^|$BR_REPO/|") || bad=1
 	msg "clippy (CLIPPY=1) on the module"
 	module_sync
-	rm -f "$NICMEM_WORK"/module/rust-mlx5-nicmem/*.o
-	kmake M="$BR_WORK/module" CONFIG_MLX5_NICMEM=m CLIPPY=1 modules >"$NICMEM_WORK/clippy.log" 2>&1 || bad=1
+	rm -f "$NICMEM_WORK"/$MOD_DIR/rust-mlx5-nicmem/*.o
+	kmake M="$BR_WORK/$MOD_DIR" CONFIG_MLX5_NICMEM=m CLIPPY=1 modules >"$NICMEM_WORK/clippy.log" 2>&1 || bad=1
 	if grep -qE '^(warning|error)' "$NICMEM_WORK/clippy.log"; then
 		grep -E '^(warning|error)' -A4 "$NICMEM_WORK/clippy.log" >&2
 		bad=1
@@ -236,13 +260,13 @@ cmd_bisect() {
 	kernel_patch
 	kernel_config
 	local n k rc=0 subject
-	n=$(kernel_series | wc -l)
+	n=${#SERIES[@]}
 	for ((k = 1; k <= n; k++)); do
 		subject=$(git_k log -1 --format=%s "nicmem~$((n - k))")
 		msg "patch $k/$n: $subject"
 		git_k checkout -q "nicmem~$((n - k))"
 		config_from_fragment
-		if ! (kmake_logged "$NICMEM_WORK/bisect-$k.log" bzImage modules); then
+		if ! kmake_logged "$NICMEM_WORK/bisect-$k.log" bzImage modules; then
 			msg "patch $k/$n does not build on its own: $subject (log: $NICMEM_WORK/bisect-$k.log)"
 			rc=1
 			break

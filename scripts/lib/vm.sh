@@ -25,30 +25,34 @@ cmd_guest() {
 
 # Decide between KVM and TCG once per machine: a KVM guest may hang at
 # "Decompressing Linux" on these hosts, so boot a probe with a short timeout.
+# Sets VM_ACCEL. (Not run in $(...): the probe's QEMU must be a job of the
+# main shell, so that its traps stop it.)
 vm_accel() {
 	if [[ -n ${NICMEM_ACCEL:-} ]]; then
-		echo "$NICMEM_ACCEL"
+		VM_ACCEL=$NICMEM_ACCEL
 		return
 	fi
 	local cache=$NICMEM_CACHE/accel
 	if [[ -f $cache ]]; then
-		cat "$cache"
+		VM_ACCEL=$(cat "$cache")
 		return
 	fi
-	local accel=tcg
+	VM_ACCEL=tcg
 	if [[ -c /dev/kvm ]]; then
 		msg "probing KVM (30 s at most)"
-		if vm_run probe kvm 30 >/dev/null 2>&1 && grep -q 'NICMEM-PROBE-OK' "$VM_OUT/console.log"; then
-			accel=kvm
+		vm_run probe kvm 30
+		if ((VM_RC == 0)) && grep -q 'NICMEM-PROBE-OK' "$VM_OUT/console.log"; then
+			VM_ACCEL=kvm
 		fi
 	fi
-	msg "accelerator: $accel (cached in $cache; override with NICMEM_ACCEL=kvm|tcg)"
-	echo "$accel" >"$cache"
-	echo "$accel"
+	msg "accelerator: $VM_ACCEL (cached in $cache; override with NICMEM_ACCEL=kvm|tcg)"
+	echo "$VM_ACCEL" >"$cache"
 }
 
 # Network namespace with a bridge and two vnet_hdr taps for the guest's NICs.
+# It goes when the run ends, however it ends (AT_EXIT, scripts/lib/common.sh).
 VM_NETNS=
+AT_EXIT+=(vm_net_down)
 vm_net_up() {
 	VM_NETNS=nicmem-$$
 	ip netns add "$VM_NETNS" || die "cannot create network namespace $VM_NETNS (need root and CONFIG_NET_NS)"
@@ -62,15 +66,19 @@ vm_net_up() {
 	ip -n "$VM_NETNS" link set br0 up
 }
 vm_net_down() {
-	[[ -n $VM_NETNS ]] && ip netns del "$VM_NETNS" 2>/dev/null
+	if [[ -n $VM_NETNS ]]; then
+		ip netns del "$VM_NETNS" 2>/dev/null || msg "could not remove network namespace $VM_NETNS"
+	fi
 	VM_NETNS=
 }
 
 # vm_run <mode> <accel> <timeout-s> [extra kernel args]: boot the guest once.
-# Sets VM_OUT to the run directory. Returns QEMU's status (124 on timeout).
+# Sets VM_OUT to the run directory and VM_RC to QEMU's status (124 on
+# timeout); returns 0, so that it is called as a command of its own and
+# 'set -e' holds inside.
 vm_run() {
 	local mode=$1 accel=$2 tmo=$3 extra=${4:-}
-	local kernel=$NICMEM_WORK/kbuild/arch/x86/boot/bzImage
+	local kernel=$KBUILD/arch/x86/boot/bzImage
 	[[ -f $kernel ]] || die "no kernel at $kernel: run 'scripts/nicmem kernel' first"
 	VM_OUT=$NICMEM_WORK/runs/$(date +%Y%m%d-%H%M%S)-$mode
 	mkdir -p "$VM_OUT"
@@ -85,8 +93,8 @@ vm_run() {
 	local qemu=(
 		qemu-system-x86_64 -machine pc -accel "$accel" -cpu "$cpu" -m 2G -smp 2
 		-nographic -no-reboot -nodefaults -serial stdio
-		-kernel "$BR_WORK/kbuild/arch/x86/boot/bzImage"
-		-append "console=ttyS0 root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$GUEST_INIT panic=-1 oops=panic nicmem.mode=$mode $extra"
+		-kernel "$BR_WORK/$KB_DIR/arch/x86/boot/bzImage"
+		-append "console=ttyS0 log_buf_len=4M root=root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=262144,cache=loose ro init=$GUEST_INIT panic=-1 oops=panic nicmem.mode=$mode nicmem.module=$BR_WORK/$MOD_DIR/rust-mlx5-nicmem/mlx5_nicmem.ko $extra"
 		-virtfs "local,path=/,mount_tag=root,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$out,mount_tag=out,security_model=none,multidevs=remap"
 		-netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vnet_hdr=on
@@ -97,23 +105,25 @@ vm_run() {
 		-device ivshmem-plain,memdev=nicmem,addr=0x6
 	)
 	vm_net_up
-	trap vm_net_down EXIT
-	local rc=0
+	VM_RC=0
 	if [[ $mode == shell ]]; then
-		BR_NETNS=$VM_NETNS br_run "${qemu[@]}" || rc=$?
+		BR_NETNS=$VM_NETNS br_run "${qemu[@]}" || VM_RC=$?
 	else
+		# QEMU and the helper are jobs that the exit trap stops (bg_track).
 		BR_NETNS=$VM_NETNS br_run timeout -k 10 "$tmo" "${qemu[@]}" </dev/null \
 			>"$VM_OUT/console.log" 2>&1 &
 		local pid=$!
+		bg_track "$pid"
 		vm_host_helper "$pid" &
 		local helper=$!
-		wait "$pid" || rc=$?
+		bg_track "$helper"
+		wait "$pid" || VM_RC=$?
 		kill "$helper" 2>/dev/null || true
 		wait "$helper" 2>/dev/null || true
+		bg_untrack "$pid"
+		bg_untrack "$helper"
 	fi
 	vm_net_down
-	trap - EXIT
-	return "$rc"
 }
 
 # Answers the guest's requests that need the host: "is this pattern in the
@@ -141,30 +151,38 @@ EOF
 	done
 }
 
-# Fail loudly on anything in the console that means the kernel broke.
-vm_check_console() {
-	local log=$VM_OUT/console.log bad
-	bad=$(grep -m1 -E 'Kernel panic|BUG:|Oops|WARNING:|refcount_t:|general protection fault|KASAN|UBSAN|rcu: INFO|watchdog: BUG' "$log" || true)
-	if [[ -n $bad ]]; then
-		msg "kernel problem in the guest: $bad"
-		msg "console log: $log"
-		return 1
-	fi
+# What in the console means the kernel broke: panics, BUG, WARN, sanitizers,
+# lockdep, RCU and sleep-in-atomic checks, kmemleak (verbose), and any stack
+# dump (Call Trace:) even without one of the headers before it.
+CONSOLE_BAD='Kernel panic|BUG:|Oops|WARNING:|refcount_t:|general protection fault|KASAN|UBSAN|rcu: INFO|watchdog: BUG'
+CONSOLE_BAD+='|possible circular locking|possible irq lock inversion|inconsistent lock state|possible recursive locking'
+CONSOLE_BAD+='|suspicious RCU usage|sleeping function called|DEBUG_LOCKS_WARN_ON|unreferenced object|Call Trace:'
+
+# Fail loudly on anything in the console that means the kernel broke; show
+# 20 lines around the first hit.
+vm_check_console() { # vm_check_console <console log>
+	local log=$1 n
+	n=$(grep -n -m1 -E "$CONSOLE_BAD" "$log" | cut -d: -f1 || true)
+	[[ -n $n ]] || return 0
+	msg "kernel problem in the guest, console log line $n:"
+	sed -n "$((n > 5 ? n - 5 : 1)),$((n + 14))p" "$log" | tr -d '\r' >&2
+	return 1
 }
 
 vm_boot_checked() { # vm_boot_checked <mode> [extra kernel args]
-	local mode=$1 accel rc=0
-	accel=$(vm_accel)
-	msg "booting the guest ($accel, mode $mode, timeout ${NICMEM_VM_TIMEOUT}s); console: \$NICMEM_CACHE/work/runs/.../console.log"
+	local mode=$1 rc
+	vm_accel
+	msg "booting the guest ($VM_ACCEL, mode $mode, timeout ${NICMEM_VM_TIMEOUT}s); console: \$NICMEM_CACHE/work/runs/.../console.log"
 	local extra=${2:-}
-	[[ -n ${NICMEM_TESTS:-} ]] && extra+=" nicmem.tests=$NICMEM_TESTS"
-	vm_run "$mode" "$accel" "$NICMEM_VM_TIMEOUT" "$extra" || rc=$?
+	if [[ -n ${NICMEM_TESTS:-} ]]; then extra+=" nicmem.tests=$NICMEM_TESTS"; fi
+	vm_run "$mode" "$VM_ACCEL" "$NICMEM_VM_TIMEOUT" "$extra"
+	rc=$VM_RC
 	msg "console log: $VM_OUT/console.log"
 	if ((rc == 124)); then
 		tail -n 20 "$VM_OUT/console.log" >&2
 		die "guest did not finish within ${NICMEM_VM_TIMEOUT}s (hang?); console log: $VM_OUT/console.log"
 	fi
-	vm_check_console || die "guest kernel reported a problem; console log: $VM_OUT/console.log"
+	vm_check_console "$VM_OUT/console.log" || die "guest kernel reported a problem; console log: $VM_OUT/console.log"
 	((rc == 0)) || die "QEMU exited with status $rc; console log: $VM_OUT/console.log"
 	[[ -f $VM_OUT/done ]] || {
 		tail -n 20 "$VM_OUT/console.log" >&2
@@ -173,54 +191,204 @@ vm_boot_checked() { # vm_boot_checked <mode> [extra kernel args]
 }
 
 cmd_boot() {
-	local accel
-	accel=$(vm_accel)
-	msg "interactive guest shell ($accel); leave the shell (exit) to stop the guest"
-	vm_run shell "$accel" 0 "$*"
+	vm_accel
+	msg "interactive guest shell ($VM_ACCEL); leave the shell (exit) to stop the guest"
+	vm_run shell "$VM_ACCEL" 0 "$*"
+	return "$VM_RC"
 }
 
-# Count TAP results of the guest suite and cargo test, print 'N passed, N failed'.
-cmd_test() {
-	step_begin test
-	local pass=0 fail=0 line
-	vm_boot_checked test "$*"
-	local tap=$VM_OUT/results.tap
-	[[ -s $tap ]] || die "the guest suite wrote no results ($tap)"
-	while IFS= read -r line; do
-		case $line in
-		"ok "*) pass=$((pass + 1)) ;;
-		"not ok "*)
-			fail=$((fail + 1))
-			msg "FAILED in guest: $line"
-			;;
-		esac
-	done < <(grep -E '^(not )?ok [0-9]+' "$tap")
-	local plan
-	plan=$(sed -n 's/^1\.\.\([0-9]*\)$/\1/p' "$tap" | head -n1)
-	if [[ -z $plan ]] || ((plan != pass + fail)); then
-		msg "guest suite planned ${plan:-no} tests but reported $((pass + fail)): it stopped early"
-		fail=$((fail + 1))
-	fi
-	msg "guest suite: $pass passed, $fail failed (results: $tap)"
+# The KUnit suites of rust-mlx5-nicmem (its #[kunit_tests(name)] modules)
+# and their number of cases (#[test] functions): keep in step with the code.
+# The module runs them at every load, and the guest suite loads it many
+# times: each run of a suite must have exactly this many cases, each suite
+# must run at least once (unless NICMEM_TESTS selects tests), and the KUnit
+# counts add up all the runs.
+KUNIT_EXPECT=(nicmem_allocator=6 nicmem_mlx5_ifc=2 nicmem_mlx5_memic=6)
 
-	msg "running cargo test for the userspace workspace"
-	local clog=$VM_OUT/cargo-test.log cp cf
-	CARGO_TARGET_DIR=$GUEST_TARGET cargo test --workspace --manifest-path "$NICMEM_REPO/Cargo.toml" \
-		>"$clog" 2>&1 || true
-	cp=$(awk '/^test result:/ {s += $4} END {print s + 0}' "$clog")
-	cf=$(awk '/^test result:/ {s += $6} END {print s + 0}' "$clog")
-	if ! grep -q '^test result:' "$clog"; then
-		tail -n 20 "$clog" >&2
-		cf=$((cf + 1))
-		msg "cargo test did not run (log: $clog)"
+# The results_* functions below read one kind of result from a run
+# directory, report what failed or was skipped, and set R_PASS, R_FAIL and
+# R_SKIP (R_NOTE: a remark for the breakdown line). A missing or broken
+# result counts as one failure. They may run in 'if' contexts: no step
+# relies on 'set -e'.
+
+# results.tap of tests/vm/run; kmemleak.log (debug kernel) counts here too.
+results_guest() { # results_guest <run dir>
+	local tap=$1/results.tap leaks=$1/kmemleak.log line plan n=0
+	local skip_re='^ok [0-9]+ [^#]*# SKIP( (.*))?$'
+	R_PASS=0 R_FAIL=0 R_SKIP=0 R_NOTE=
+	if [[ ! -s $tap ]]; then
+		msg "FAILED: the guest suite wrote no results ($tap)"
+		R_FAIL=1
+		return 0
 	fi
-	msg "cargo test: $cp passed, $cf failed (log: $clog)"
-	pass=$((pass + cp)) fail=$((fail + cf))
-	step_end test
-	echo "$pass passed, $fail failed"
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		if [[ $line =~ $skip_re ]]; then
+			n=$((n + 1))
+			if [[ -n ${BASH_REMATCH[2]} ]]; then
+				R_SKIP=$((R_SKIP + 1))
+				msg "skipped in guest: $line"
+			elif [[ ${CI:-} == true ]]; then
+				R_FAIL=$((R_FAIL + 1))
+				msg "FAILED in guest: $line (a skip needs a 'SKIP: <reason>' line under CI)"
+			else
+				R_SKIP=$((R_SKIP + 1))
+				msg "skipped in guest without a reason (a failure under CI=true): $line"
+			fi
+		elif [[ $line =~ ^ok\ [0-9]+ ]]; then
+			n=$((n + 1))
+			R_PASS=$((R_PASS + 1))
+		elif [[ $line =~ ^not\ ok\ [0-9]+ ]]; then
+			n=$((n + 1))
+			R_FAIL=$((R_FAIL + 1))
+			msg "FAILED in guest: $line"
+		fi
+	done <"$tap"
+	plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\)\r\{0,1\}$/\1/p' "$tap" | head -n1)
+	if [[ -z $plan ]]; then
+		msg "FAILED: the guest suite wrote no plan (1..N) in $tap"
+		R_FAIL=$((R_FAIL + 1))
+	elif ((plan == 0)); then
+		msg "FAILED: the guest suite ran no tests (plan 1..0; NICMEM_TESTS=${NICMEM_TESTS:-})"
+		R_FAIL=$((R_FAIL + 1))
+	elif ((plan != n)); then
+		msg "FAILED: the guest suite planned $plan tests but reported $n: it stopped early"
+		R_FAIL=$((R_FAIL + 1))
+	fi
+	if [[ -s $leaks ]]; then
+		msg "FAILED: kmemleak reports leaks (first lines; all in $leaks):"
+		head -n 20 "$leaks" >&2
+		R_FAIL=$((R_FAIL + 1))
+	elif [[ ! -e $leaks && $NICMEM_FLAVOUR == debug ]]; then
+		msg "FAILED: no kmemleak report from the debug kernel ($leaks): CONFIG_DEBUG_KMEMLEAK off, or the suite did not finish"
+		R_FAIL=$((R_FAIL + 1))
+	fi
+}
+
+# kunit.log: the KTAP lines of the guest's kernel log (tests/vm/run). awk
+# prints a line per suite run, 'run <suite> <cases> <pass> <fail> <skip>
+# <ok|not_ok|incomplete>', and 'fail <suite> <case>' per failed case.
+results_kunit() { # results_kunit <run dir>
+	local log=$1/kunit.log kind suite n p f s result e runs=0
+	local -A want=() seen=() bad=()
+	R_PASS=0 R_FAIL=0 R_SKIP=0 R_NOTE=
+	if [[ ! -f $log ]]; then
+		msg "FAILED: no KUnit log from the guest ($log)"
+		R_FAIL=1
+		return 0
+	fi
+	for e in "${KUNIT_EXPECT[@]}"; do
+		want[${e%%=*}]=${e#*=}
+	done
+	while read -r kind suite n p f s result; do
+		if [[ $kind == fail ]]; then
+			msg "FAILED KUnit case: $suite: $n"
+			continue
+		fi
+		runs=$((runs + 1))
+		seen[$suite]=1
+		R_PASS=$((R_PASS + p)) R_FAIL=$((R_FAIL + f)) R_SKIP=$((R_SKIP + s))
+		if [[ $result == incomplete ]]; then
+			msg "FAILED: KUnit suite $suite stopped after $n cases"
+			R_FAIL=$((R_FAIL + 1))
+		elif [[ $result == not_ok ]] && ((f == 0)); then
+			msg "FAILED: KUnit suite $suite reported not ok"
+			R_FAIL=$((R_FAIL + 1))
+		fi
+		if [[ -n ${bad[$suite]:-} ]]; then
+			continue
+		elif [[ -z ${want[$suite]:-} ]]; then
+			msg "FAILED: KUnit suite $suite is not in KUNIT_EXPECT (scripts/lib/vm.sh)"
+		elif ((n != want[$suite])) && [[ $result != incomplete ]]; then
+			msg "FAILED: KUnit suite $suite ran $n cases, expected ${want[$suite]} (KUNIT_EXPECT in scripts/lib/vm.sh)"
+		else
+			continue
+		fi
+		bad[$suite]=1
+		R_FAIL=$((R_FAIL + 1))
+	done < <(awk '
+		function end_run(result) { print "run", suite, n, p, f, s, result; suite = "" }
+		{ sub(/\r$/, "") }
+		/^    # Subtest: / { if (suite != "") end_run("incomplete"); suite = $3; n = p = f = s = 0; next }
+		suite != "" && /^    (not )?ok [0-9]+ / {
+			n++
+			if ($1 == "not") { f++; print "fail", suite, $4 }
+			else if (/ # SKIP/) s++
+			else p++
+			next
+		}
+		suite != "" && /^(not )?ok [0-9]+ / { end_run($1 == "not" ? "not_ok" : "ok") }
+		END { if (suite != "") end_run("incomplete") }
+	' "$log")
+	for e in "${KUNIT_EXPECT[@]}"; do
+		suite=${e%%=*}
+		[[ -z ${seen[$suite]:-} ]] || continue
+		if [[ -n ${NICMEM_TESTS:-} ]]; then
+			msg "KUnit suite $suite did not run (NICMEM_TESTS=$NICMEM_TESTS selects tests)"
+		else
+			msg "FAILED: KUnit suite $suite did not run"
+			R_FAIL=$((R_FAIL + 1))
+		fi
+	done
+	R_NOTE=" (${#seen[@]} suites, $runs suite runs)"
+}
+
+# cargo-test.log and cargo-test.rc (its exit status): a test binary that
+# crashes prints no 'test result:' line, so the status counts too.
+results_cargo() { # results_cargo <run dir>
+	local log=$1/cargo-test.log rc
+	R_PASS=0 R_FAIL=0 R_SKIP=0 R_NOTE=
+	rc=$(cat "$1/cargo-test.rc" 2>/dev/null || echo none)
+	if [[ ! -f $log ]]; then
+		msg "FAILED: no cargo test log ($log)"
+		R_FAIL=1
+		return 0
+	fi
+	read -r R_PASS R_FAIL R_SKIP < <(awk '/^test result:/ {p += $4; f += $6; s += $8} END {print p + 0, f + 0, s + 0}' "$log")
+	grep -E '^test .* \.\.\. FAILED$' "$log" | sed 's/^/[cargo] FAILED: /' >&2 || true
+	if [[ $rc != 0 ]] && ((R_FAIL == 0)); then
+		tail -n 20 "$log" >&2
+		msg "FAILED: cargo test exited with status $rc but reported no failed test (build error, or a test binary crashed; log: $log)"
+		R_FAIL=1
+	elif ! grep -q '^test result:' "$log"; then
+		msg "FAILED: cargo test ran no test binary (log: $log)"
+		R_FAIL=1
+	fi
+}
+
+# count_results <run dir>: the verdict of a test run. Prints the breakdown,
+# then 'N passed, N failed' (', N skipped' when some were) alone on the last
+# line of stdout, which the CI reads; fails unless all passed.
+count_results() {
+	local dir=$1 pass=0 fail=0 skip=0 part label
+	for part in guest:"guest tests" kunit:"KUnit cases" cargo:"cargo tests"; do
+		label=${part#*:}
+		"results_${part%%:*}" "$dir"
+		msg "$label: $R_PASS passed, $R_FAIL failed, $R_SKIP skipped$R_NOTE"
+		pass=$((pass + R_PASS)) fail=$((fail + R_FAIL)) skip=$((skip + R_SKIP))
+	done
+	if ((skip > 0)); then
+		echo "$pass passed, $fail failed, $skip skipped"
+	else
+		echo "$pass passed, $fail failed"
+	fi
 	((fail == 0 && pass > 0))
 }
 
+# The guest suite on the debug kernel, then cargo test on the host; every
+# result lands in the run directory, and count_results judges them.
+cmd_test() {
+	step_begin test
+	vm_boot_checked test "$*"
+	msg "running cargo test for the userspace workspace"
+	local rc=0
+	CARGO_TARGET_DIR=$GUEST_TARGET cargo test --no-fail-fast --workspace \
+		--manifest-path "$NICMEM_REPO/Cargo.toml" >"$VM_OUT/cargo-test.log" 2>&1 || rc=$?
+	echo "$rc" >"$VM_OUT/cargo-test.rc"
+	step_end test
+	msg "results in $VM_OUT"
+	count_results "$VM_OUT"
+}
 cmd_demo() {
 	step_begin demo
 	vm_boot_checked demo "$*"

@@ -11,7 +11,8 @@ export TX_ADDR=10.77.0.1 RX_ADDR=10.77.0.2
 export TX_ADDR6=fd77::1 RX_ADDR6=fd77::2
 export NICMEM_REPO=/nicmem/repo
 export BIN=/nicmem/work/guest/target/release
-export MODULE=/nicmem/work/module/rust-mlx5-nicmem/mlx5_nicmem.ko
+# The module built for the kernel that booted (scripts/lib/vm.sh passes it).
+export MODULE=${NICMEM_MODULE:-/nicmem/work/module/rust-mlx5-nicmem/mlx5_nicmem.ko}
 export MODNAME=mlx5_nicmem
 export OUT=/nicmem/out
 # nicmem_field, tcpext, stream_sum, wait_ping

@@ -2,14 +2,14 @@
 # SPDX-License-Identifier: GPL-2.0
 # NIC memory smaller than the send buffers of many sockets: sends fall back
 # to host memory, the fallbacks are counted (nomem, and quota with a small
-# per-socket quota), every stream arrives intact, and the memory is all
+# per-user quota), every stream arrives intact, and the memory is all
 # back afterwards.
 source "$(dirname "$0")/../lib/env.sh"
 BYTES=$((8 << 20))
 
 # 1. Memory exhaustion: 6 sockets with 8 MiB send buffers, receivers late,
-#    16 MiB of NIC memory, no per-socket quota to speak of.
-load_module socket_quota_pct=100 || fail "insmod failed"
+#    16 MiB of NIC memory, no per-user quota to speak of.
+load_module user_quota_pct=100 || fail "insmod failed"
 nomem0=$(nicmem_field "$TX_IF" alloc_nomem)
 pids=()
 for i in 1 2 3 4 5 6; do
@@ -29,8 +29,8 @@ log "exhaustion: $nomem refused allocations, $fb bytes fell back (nomem), $nb by
 wait_in_use_zero "$TX_IF"
 unload_module
 
-# 2. Quota: one socket may hold 5% of the memory.
-load_module socket_quota_pct=5 || fail "insmod failed"
+# 2. Quota: one user may hold 5% of the memory.
+load_module user_quota_pct=5 || fail "insmod failed"
 RECV_ARGS="--rcvbuf 65536 --delay-ms 2000" stream 7150 $BYTES --flags nicmem --seed 9 --sndbuf 8388608
 q=$(sent_reason 7150 quota)
 log "quota: $q bytes fell back, $(nicmem_field "$TX_IF" alloc_quota) refused allocations"
