@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# tc mirred on the egress of the NIC memory device:
+# - mirror to a device without NIC memory (dummy): the copies cannot be
+#   read there and are dropped; the stream itself is intact and from NIC
+#   memory;
+# - redirect to it: the NIC memory data can never reach a device that can
+#   read it: the connection aborts (ECONNABORTED) instead of retrying
+#   forever, and its chunks come back.
+source "$(dirname "$0")/../lib/env.sh"
+source "$(dirname "$0")/../lib/xstream.sh"
+dmesg -C
+load_module || fail "insmod failed"
+ip link add nm-dummy type dummy || fail "no dummy device"
+ip link set nm-dummy up
+cleanup() {
+	tc qdisc del dev "$TX_IF" clsact 2>/dev/null
+	ip link del nm-dummy 2>/dev/null
+}
+trap cleanup EXIT
+tc qdisc add dev "$TX_IF" clsact || fail "clsact"
+tc filter add dev "$TX_IF" egress protocol ip matchall action mirred egress mirror dev nm-dummy || fail "mirror"
+stream 7260 $((8 << 20)) --flags nicmem --seed 71
+(($(sent_nicmem 7260) > 0)) || fail "mirror: nothing from NIC memory"
+log "mirror: dummy tx_dropped=$(cat /sys/class/net/nm-dummy/statistics/tx_dropped) tx_packets=$(cat /sys/class/net/nm-dummy/statistics/tx_packets)"
+tc filter del dev "$TX_IF" egress
+
+# Redirect only the data port, so that the handshake gets through.
+tc filter add dev "$TX_IF" egress protocol ip u32 match ip dport 7261 0xffff action mirred egress redirect dev nm-dummy ||
+	fail "redirect"
+lost0=$(tcpext TCPNicmemLost)
+xstream_start 7261 "" -- --bytes $((2 << 20)) --seed 72
+wait_pid_for "$XSPID" 120 || fail "redirect: sender stalled: $(cat /tmp/send.7261)"
+wait "$XSPID" && fail "redirect: the stream completed although its data was redirected away"
+grep -q 'errno=103 (ECONNABORTED)' /tmp/send.7261 || fail "redirect: not aborted with ECONNABORTED: $(cat /tmp/send.7261)"
+kill "$XRPID" 2>/dev/null
+wait "$XRPID" 2>/dev/null
+log "redirect: $(head -1 /tmp/send.7261); TCPNicmemLost +$(($(tcpext TCPNicmemLost) - lost0))"
+wait_in_use_zero "$TX_IF"
+no_kernel_problem

@@ -1,0 +1,37 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Unloading the provider while a peer keeps a zero window (it never reads):
+# its chunks never come back by themselves, so rmmod revokes them after a
+# bounded wait, says so, and returns; the stuck connection aborts with
+# ECONNABORTED at its next window probe, and every chunk comes back.
+source "$(dirname "$0")/../lib/env.sh"
+source "$(dirname "$0")/../lib/xstream.sh"
+dmesg -C
+load_module || fail "insmod failed"
+lost0=$(tcpext TCPNicmemLost)
+rx "$BIN/nicmem-stream" recv "0.0.0.0:7300" --rcvbuf 65536 --delay-ms 600000 >/tmp/recv.7300 2>&1 &
+rpid=$!
+wait_listen 7300
+"$BIN/nicmem-stream" send "$RX_ADDR:7300" --bytes $((16 << 20)) --flags nicmem --sndbuf 8388608 >/tmp/send.7300 2>&1 &
+spid=$!
+sleep 2
+in_use=$(nicmem_field "$TX_IF" in_use)
+((in_use > 0)) || fail "nothing in flight"
+t0=$(date +%s)
+timeout 60 rmmod "$MODNAME" || fail "rmmod did not return within 60 s with a zero-window peer"
+dt=$(($(date +%s) - t0))
+log "rmmod with $in_use chunks held by a zero-window peer returned after ${dt}s"
+((dt <= 30)) || fail "rmmod took ${dt}s"
+dmesg | grep -q 'revoking them' || fail "no message about revoking held chunks: $(dmesg | grep nicmem | tail -3)"
+wait_pid_for "$spid" 150 || fail "sender not aborted 150 s after the revocation"
+wait "$spid" && fail "sender succeeded although its data was revoked"
+grep -q 'Software caused connection abort' /tmp/send.7300 || fail "sender did not fail with ECONNABORTED: $(cat /tmp/send.7300)"
+log "sender: $(tail -1 /tmp/send.7300); TCPNicmemLost +$(($(tcpext TCPNicmemLost) - lost0))"
+kill "$rpid" 2>/dev/null
+wait "$rpid" 2>/dev/null
+for i in $(seq 1 100); do
+	grep -q . <(tail -n +2 /proc/net/nicmem) || break
+	sleep 0.1
+done
+[[ -z $(tail -n +2 /proc/net/nicmem) ]] || fail "provider still listed: $(cat /proc/net/nicmem)"
+no_kernel_problem
