@@ -120,13 +120,13 @@ kernel_config() {
 	msg "configuring the $NICMEM_FLAVOUR kernel: tinyconfig + scripts/config/nicmem.config$([[ $NICMEM_FLAVOUR == debug ]] && echo ' + debug.config')"
 	config_from_fragment
 	# Every option the fragment asks for must have survived olddefconfig.
-	local bad=() line sym want
+	local lost=() line sym want
 	while IFS= read -r line; do
 		[[ $line =~ ^(CONFIG_[A-Z0-9_]+)=(.*)$ ]] || continue
 		sym=${BASH_REMATCH[1]} want=${BASH_REMATCH[2]}
-		grep -qxF "$sym=$want" "$KBUILD/.config" || bad+=("$sym=$want")
+		grep -qxF "$sym=$want" "$KBUILD/.config" || lost+=("$sym=$want")
 	done < <(config_fragments)
-	((${#bad[@]} == 0)) || die "kernel config: not set after olddefconfig (missing dependency?): ${bad[*]}"
+	((${#lost[@]} == 0)) || die "kernel config: not set after olddefconfig (missing dependency?): ${lost[*]}"
 	echo "$val" >"$stamp"
 }
 
@@ -238,7 +238,7 @@ cmd_lint() {
 		$(cd "$NICMEM_REPO" && ls rust-mlx5-nicmem/*.rs | sed "s|^|$BR_REPO/|") || bad=1
 	msg "clippy (CLIPPY=1) on the module"
 	module_sync
-	rm -f "$NICMEM_WORK"/$MOD_DIR/rust-mlx5-nicmem/*.o
+	rm -f "$NICMEM_WORK/$MOD_DIR"/rust-mlx5-nicmem/*.o
 	kmake M="$BR_WORK/$MOD_DIR" CONFIG_MLX5_NICMEM=m CLIPPY=1 modules >"$NICMEM_WORK/clippy.log" 2>&1 || bad=1
 	if grep -qE '^(warning|error)' "$NICMEM_WORK/clippy.log"; then
 		grep -E '^(warning|error)' -A4 "$NICMEM_WORK/clippy.log" >&2

@@ -89,7 +89,7 @@ vm_run() {
 		if [[ -n ${!v:-} ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
 	done >"$VM_OUT/bench.env"
 	local out=$BR_WORK/runs/${VM_OUT##*/} cpu=max
-	[[ $accel == kvm ]] && cpu=host,-arch-capabilities
+	if [[ $accel == kvm ]]; then cpu=host,-arch-capabilities; fi
 	local qemu=(
 		qemu-system-x86_64 -machine pc -accel "$accel" -cpu "$cpu" -m 2G -smp 2
 		-nographic -no-reboot -nodefaults -serial stdio
@@ -126,24 +126,33 @@ vm_run() {
 	vm_net_down
 }
 
-# Answers the guest's requests that need the host: "is this pattern in the
-# NIC memory backing file right now?" (host_has_pattern in tests/vm/lib/env.sh).
+# Answers the guest's requests that need the host (tests/vm/lib/env.sh
+# host_has_pattern, tests/vm/lib/xstream.sh host_patch), on the NIC memory
+# backing file: "<hex>": are these bytes in it right now (found/absent)?
+# "patch <hex> <hex>": overwrite every occurrence of the first bytes with
+# the second, in place (patched N).
 vm_host_helper() {
 	local qpid=$1 req
 	while kill -0 "$qpid" 2>/dev/null; do
 		for req in "$VM_OUT"/hostcheck.*.req; do
 			[[ -f $req ]] || continue
-			local id=${req%.req} pattern
-			pattern=$(cat "$req")
-			if python3 - "$VM_OUT/nicmem.bin" "$pattern" <<'EOF'; then
-import sys
-data = open(sys.argv[1], "rb").read()
-sys.exit(0 if bytes.fromhex(sys.argv[2]) in data else 1)
+			local id=${req%.req}
+			python3 - "$VM_OUT/nicmem.bin" "$(cat "$req")" >"$id.tmp" <<'EOF' || echo error >"$id.tmp"
+import mmap, sys
+words = sys.argv[2].split()
+with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+    if words[0] == "patch":
+        old, new = bytes.fromhex(words[1]), bytes.fromhex(words[2])
+        assert len(old) == len(new)
+        n, i = 0, m.find(old)
+        while i >= 0:
+            m[i:i + len(new)] = new
+            n += 1
+            i = m.find(old, i + len(new))
+        print("patched", n)
+    else:
+        print("found" if bytes.fromhex(words[0]) in m else "absent")
 EOF
-				echo found >"$id.tmp"
-			else
-				echo absent >"$id.tmp"
-			fi
 			rm -f "$req"
 			mv "$id.tmp" "$id.res"
 		done
@@ -249,7 +258,7 @@ results_guest() { # results_guest <run dir>
 		msg "FAILED: the guest suite wrote no plan (1..N) in $tap"
 		R_FAIL=$((R_FAIL + 1))
 	elif ((plan == 0)); then
-		msg "FAILED: the guest suite ran no tests (plan 1..0; NICMEM_TESTS=${NICMEM_TESTS:-})"
+		msg "FAILED: the guest suite ran no tests (plan 1..0${NICMEM_TESTS:+; NICMEM_TESTS=$NICMEM_TESTS})"
 		R_FAIL=$((R_FAIL + 1))
 	elif ((plan != n)); then
 		msg "FAILED: the guest suite planned $plan tests but reported $n: it stopped early"
@@ -336,7 +345,7 @@ results_kunit() { # results_kunit <run dir>
 # cargo-test.log and cargo-test.rc (its exit status): a test binary that
 # crashes prints no 'test result:' line, so the status counts too.
 results_cargo() { # results_cargo <run dir>
-	local log=$1/cargo-test.log rc
+	local log=$1/cargo-test.log rc line
 	R_PASS=0 R_FAIL=0 R_SKIP=0 R_NOTE=
 	rc=$(cat "$1/cargo-test.rc" 2>/dev/null || echo none)
 	if [[ ! -f $log ]]; then
@@ -345,7 +354,9 @@ results_cargo() { # results_cargo <run dir>
 		return 0
 	fi
 	read -r R_PASS R_FAIL R_SKIP < <(awk '/^test result:/ {p += $4; f += $6; s += $8} END {print p + 0, f + 0, s + 0}' "$log")
-	grep -E '^test .* \.\.\. FAILED$' "$log" | sed 's/^/[cargo] FAILED: /' >&2 || true
+	while IFS= read -r line; do
+		msg "FAILED cargo test: $line"
+	done < <(grep -E '^test .* \.\.\. FAILED$' "$log")
 	if [[ $rc != 0 ]] && ((R_FAIL == 0)); then
 		tail -n 20 "$log" >&2
 		msg "FAILED: cargo test exited with status $rc but reported no failed test (build error, or a test binary crashed; log: $log)"
