@@ -151,7 +151,7 @@ with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
             i = m.find(old, i + len(new))
         print("patched", n)
     else:
-        print("found" if bytes.fromhex(words[0]) in m else "absent")
+        print("found" if m.find(bytes.fromhex(words[0])) >= 0 else "absent")
 EOF
 			rm -f "$req"
 			mv "$id.tmp" "$id.res"
