@@ -110,15 +110,19 @@ host_has_pattern() {
 # stream <port> <bytes> <send-args...>: one hashed stream across the wire
 # (receiver in RX_NS); fails unless both ends agree. Leaves the sender's
 # output in /tmp/send.<port> and the receiver's in /tmp/recv.<port>.
-# RECV_ARGS adds receiver options, DST the destination address.
+# RECV_ARGS adds receiver options, DST the destination address; a sender
+# still running after STREAM_TIMEOUT seconds (120) is a stall and fails.
 stream() {
 	local port=$1 bytes=$2
 	shift 2
 	rx "$BIN/nicmem-stream" recv "${LISTEN:-0.0.0.0}:$port" ${RECV_ARGS:-} >"/tmp/recv.$port" 2>&1 &
 	local rpid=$!
 	wait_listen "$port"
-	"$BIN/nicmem-stream" send "${DST:-$RX_ADDR}:$port" --bytes "$bytes" "$@" >"/tmp/send.$port" 2>&1 ||
-		fail "sender failed: $(cat "/tmp/send.$port")"
+	local rc=0
+	timeout "${STREAM_TIMEOUT:-120}" "$BIN/nicmem-stream" send "${DST:-$RX_ADDR}:$port" --bytes "$bytes" "$@" \
+		>"/tmp/send.$port" 2>&1 || rc=$?
+	((rc != 124)) || fail "port $port: sender still running after ${STREAM_TIMEOUT:-120} s (stall): $(cat "/tmp/send.$port")"
+	((rc == 0)) || fail "sender failed: $(cat "/tmp/send.$port")"
 	wait "$rpid" || fail "receiver failed: $(cat "/tmp/recv.$port")"
 	check_stream "$port" "$bytes"
 }
