@@ -6,7 +6,7 @@ source "$(dirname "$0")/../lib/env.sh"
 PORT=7012 BYTES=$((256 << 20))
 load_module || fail "insmod failed"
 mib0=$(tcpext TCPNicmemTxBytes) wire0=$(rx_bytes)
-stream $PORT $BYTES --flags nicmem
+STREAM_TIMEOUT=280 stream $PORT $BYTES --flags nicmem
 cat /tmp/send.$PORT
 nic=$(sent_nicmem $PORT) mib=$(($(tcpext TCPNicmemTxBytes) - mib0)) wire=$(($(rx_bytes) - wire0))
 pct=$((nic * 100 / BYTES))

@@ -14,7 +14,7 @@ trap 'sysctl -qw net.ipv4.tcp_mtu_probing=${old%% *} net.ipv4.tcp_base_mss=${old
 sysctl -qw net.ipv4.tcp_mtu_probing=2 net.ipv4.tcp_base_mss=536
 
 probes0=$(($(tcpext TCPMTUPSuccess) + $(tcpext TCPMTUPFail)))
-stream 7210 $((48 << 20)) --flags nicmem --seed 21
+STREAM_TIMEOUT=240 stream 7210 $((48 << 20)) --flags nicmem --seed 21
 probes=$(($(tcpext TCPMTUPSuccess) + $(tcpext TCPMTUPFail) - probes0))
 log "MTU probes: $probes; NIC memory bytes: $(sent_nicmem 7210)"
 ((probes > 0)) || fail "no MTU probe was sent"
@@ -44,7 +44,7 @@ PY
 tap=$!
 sleep 1
 probes0=$(($(tcpext TCPMTUPSuccess) + $(tcpext TCPMTUPFail)))
-stream 7211 $((48 << 20)) --flags nicmem --seed 22
+STREAM_TIMEOUT=240 stream 7211 $((48 << 20)) --flags nicmem --seed 22
 probes=$(($(tcpext TCPMTUPSuccess) + $(tcpext TCPMTUPFail) - probes0))
 kill "$tap"
 wait "$tap" 2>/dev/null
