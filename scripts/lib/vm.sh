@@ -52,7 +52,13 @@ vm_accel() {
 # Network namespace with a bridge and two vnet_hdr taps for the guest's NICs.
 # It goes when the run ends, however it ends (AT_EXIT, scripts/lib/common.sh).
 VM_NETNS=
-AT_EXIT+=(vm_net_down)
+AT_EXIT+=(vm_kill_qemu vm_net_down)
+# Whatever the process tree walk missed: a QEMU of this run is found by
+# its run directory, which is on its command line.
+vm_kill_qemu() {
+	[[ -n ${VM_OUT:-} ]] || return 0
+	pkill -KILL -f -- "runs/${VM_OUT##*/}/nicmem.bin" 2>/dev/null || true
+}
 vm_net_up() {
 	VM_NETNS=nicmem-$$
 	ip netns add "$VM_NETNS" || die "cannot create network namespace $VM_NETNS (need root and CONFIG_NET_NS)"
