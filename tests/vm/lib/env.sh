@@ -89,10 +89,9 @@ wait_listen() { # wait_listen <port>: something listens on it in RX_NS
 	fail "nothing listens on port $1 in $RX_NS"
 }
 
-# host_has_pattern <hex>: asks the host (scripts/lib/vm.sh vm_host_helper)
-# whether the NIC memory backing file holds these bytes right now; prints
-# found, absent or timeout.
-host_has_pattern() {
+# host_request <request>: asks the host (scripts/lib/vm.sh vm_host_helper)
+# about the NIC memory backing file and prints its answer, or "timeout".
+host_request() {
 	local id=$$-$RANDOM i
 	echo "$1" >"$OUT/hostcheck.$id.req.tmp"
 	mv "$OUT/hostcheck.$id.req.tmp" "$OUT/hostcheck.$id.req"
@@ -106,6 +105,14 @@ host_has_pattern() {
 	done
 	echo timeout
 }
+
+# host_has_pattern <hex>: whether the backing file holds these bytes right
+# now: found or absent.
+host_has_pattern() { host_request "$1"; }
+
+# host_patch <hex> <hex>: overwrite every occurrence of the first bytes with
+# the second (same length) in the backing file: "patched N".
+host_patch() { host_request "patch $1 $2"; }
 
 # stream <port> <bytes> <send-args...>: one hashed stream across the wire
 # (receiver in RX_NS); fails unless both ends agree. Leaves the sender's

@@ -75,21 +75,3 @@ nic_back() {
 	TX_IF=$tx
 	wait_ping "$RX_ADDR" || fail "no ping after the NIC came back"
 }
-
-# host_patch <hex> <hex>: asks the host to overwrite, in the NIC memory
-# backing file, every occurrence of the first bytes with the second (same
-# length); prints "patched N", or "timeout".
-host_patch() {
-	local id=$$-$RANDOM i
-	echo "patch $1 $2" >"$OUT/hostcheck.$id.req.tmp"
-	mv "$OUT/hostcheck.$id.req.tmp" "$OUT/hostcheck.$id.req"
-	for i in $(seq 1 150); do
-		if [[ -f $OUT/hostcheck.$id.res ]]; then
-			cat "$OUT/hostcheck.$id.res"
-			rm -f "$OUT/hostcheck.$id.res"
-			return 0
-		fi
-		sleep 0.1
-	done
-	echo timeout
-}
