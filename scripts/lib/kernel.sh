@@ -134,6 +134,17 @@ kernel_config() {
 # with the run, see bg_track), with a progress line every minute. Returns
 # make's status after showing its first errors; callers decide (bisect goes
 # on). Written for '||' and 'if' contexts: no step relies on 'set -e'.
+# What the process tree walk of the exit trap misses (the job's own
+# subshell already gone, as when a signal reaches every process of the
+# script): a make of this cache's build directory is found by its command
+# line.
+kmake_kill() {
+	pkill -TERM -f -- "make -C $BR_WORK/linux O=$BR_WORK/$KB_DIR" 2>/dev/null || true
+	pkill -TERM -f -- "$BR_WORK/$KB_DIR -f $BR_WORK/linux/" 2>/dev/null || true
+	pkill -TERM -f -- "make -f $BR_WORK/linux/scripts/Makefile.build" 2>/dev/null || true
+}
+AT_EXIT+=(kmake_kill)
+
 kmake_logged() {
 	local log=$1 pid n t0 rc=0
 	shift
