@@ -106,12 +106,16 @@ impl ChunkAllocator {
             .map_or(0, |(_, n)| *n)
     }
 
-    /// Allocates a chunk for `owner` (never 0). Fails with `EDQUOT` when
-    /// `owner` holds `quota` chunks, `ENOSPC` when none is free, `EINVAL`
-    /// for owner 0.
+    /// Allocates a chunk for `owner` (never 0). Fails with `ENOSPC` when
+    /// none is free (whoever holds them), `EDQUOT` when `owner` holds
+    /// `quota` chunks, `EINVAL` for owner 0.
     pub(crate) fn alloc(&mut self, owner: u64) -> Result<u32> {
         if owner == FREE {
             return Err(EINVAL);
+        }
+        if self.free.is_empty() {
+            self.stats.fail_nomem += 1;
+            return Err(ENOSPC);
         }
         let slot = self.usage.iter().position(|(o, _)| *o == owner);
         if let Some(s) = slot {
@@ -196,6 +200,18 @@ mod tests {
         assert_eq!(a.held_by(7), 3);
         assert!(a.alloc(9).is_ok());
         assert_eq!(a.stats().fail_quota, 1);
+        Ok(())
+    }
+
+    #[test]
+    fn exhaustion_is_nomem_even_for_an_owner_at_its_quota() -> Result {
+        let mut a = ChunkAllocator::new(4, 4)?;
+        for _ in 0..4 {
+            a.alloc(3)?;
+        }
+        assert_eq!(a.alloc(3), Err(ENOSPC));
+        assert_eq!(a.stats().fail_nomem, 1);
+        assert_eq!(a.stats().fail_quota, 0);
         Ok(())
     }
 

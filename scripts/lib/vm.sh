@@ -222,7 +222,7 @@ cmd_boot() {
 # times: each run of a suite must have exactly this many cases, each suite
 # must run at least once (unless NICMEM_TESTS selects tests), and the KUnit
 # counts add up all the runs.
-KUNIT_EXPECT=(nicmem_allocator=6 nicmem_mlx5_ifc=2 nicmem_mlx5_memic=6)
+KUNIT_EXPECT=(nicmem_allocator=7 nicmem_mlx5_ifc=2 nicmem_mlx5_memic=6)
 
 # The results_* functions below read one kind of result from a run
 # directory, report what failed or was skipped, and set R_PASS, R_FAIL and
