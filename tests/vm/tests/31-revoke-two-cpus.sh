@@ -22,6 +22,7 @@ for c in 0 1; do
 	pids+=($!)
 done
 sleep 2
+trap nic_back EXIT
 nic_remove
 for p in "${pids[@]}"; do
 	wait_pid_for "$p" 150 || fail "a sender stalled after the NIC went away"
@@ -38,4 +39,3 @@ pkill -f 'nicmem-stream recv' 2>/dev/null
 wait_in_use_zero -
 timeout 30 rmmod "$MODNAME" || fail "rmmod did not return"
 no_kernel_problem
-nic_back
