@@ -32,6 +32,7 @@ skip() {
 iface_by_mac() { # iface_by_mac <mac>
 	local d
 	for d in /sys/class/net/*; do
+		[[ -f $d/address ]] || continue
 		[[ $(cat "$d/address") == "$1" ]] && basename "$d" && return 0
 	done
 	return 1
