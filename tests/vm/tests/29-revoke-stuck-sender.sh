@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 # A sender stuck in a page fault of its user buffer (userfaultfd that
 # nobody serves, as FUSE or NFS can) while its NIC goes away: revocation
-# runs under RTNL and must not wait for that sender, so `ip link` keeps
-# answering within a second (over what it takes on this machine anyway); once the fault resolves, the send finishes
-# (from host memory or with an error), and nothing leaks or oopses.
+# runs under RTNL and must not wait for that sender: the removal completes
+# and `ip link` keeps answering within a second (over what it takes on this
+# machine anyway); once the fault resolves, the send finishes (from host
+# memory or with an error), and nothing leaks or oopses.
 source "$(dirname "$0")/../lib/env.sh"
 source "$(dirname "$0")/../lib/xstream.sh"
 dmesg -C
