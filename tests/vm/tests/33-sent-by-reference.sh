@@ -10,7 +10,7 @@ source "$(dirname "$0")/../lib/xstream.sh"
 BYTES=$((2 << 20))
 load_module || fail "insmod failed"
 off=$((BYTES - 8192))
-new=$(printf 'changed on the host, in NIC memory, while queued....' | od -An -tx1 -v | tr -d ' \n' | cut -c1-128)
+new=$(printf '%-64s' 'changed on the host, in NIC memory, while queued' | od -An -tx1 -v | tr -d ' \n')
 for flags in nicmem plain; do
 	port=$([[ $flags == nicmem ]] && echo 7330 || echo 7331)
 	seed=$([[ $flags == nicmem ]] && echo 3301 || echo 3302)
