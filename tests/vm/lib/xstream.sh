@@ -41,9 +41,6 @@ wait_pid_for() {
 	return 1
 }
 
-# reason_bytes <port> <reason>: bytes that fell back for that reason.
-reason_bytes() { sent_reason "$@"; }
-
 # no_kernel_problem: nothing in dmesg that means the kernel broke.
 no_kernel_problem() {
 	if dmesg | grep -qE 'BUG:|WARNING:|Oops|refcount_t:|KASAN|possible .*locking|inconsistent lock'; then
