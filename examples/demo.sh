@@ -18,7 +18,7 @@ source /tmp/nicmem-ifaces
 echo "# guest kernel $(uname -r); sender NIC $TX_IF ($TX_ADDR), receiver NIC $RX_IF ($RX_ADDR, namespace $RX_NS)"
 echo "\$ insmod mlx5_nicmem.ko emu_ifindex=$(cat "/sys/class/net/$TX_IF/ifindex")"
 load_module
-dmesg | grep -E 'nicmem: [0-9]+ KiB of NIC memory|emulated NIC memory for|mlx5: following' | sed 's/^\[[ 0-9.]*\] //'
+dmesg | grep -E 'nicmem: [0-9]+ KiB of NIC memory|emulated NIC memory for|KiB of device memory' | sed 's/^\[[ 0-9.]*\] //'
 rx python3 /nicmem/repo/examples/python/echo_server.py $PORT >/dev/null 2>&1 &
 wait_listen $PORT
 echo

@@ -146,15 +146,16 @@ impl ChunkAllocator {
     }
 
     /// Gives back chunk `idx`. A chunk that is not allocated is counted in
-    /// `bad_frees` and otherwise ignored.
-    pub(crate) fn free(&mut self, idx: u32) {
+    /// `bad_frees` and otherwise ignored; returns whether `idx` was
+    /// allocated.
+    pub(crate) fn free(&mut self, idx: u32) -> bool {
         let Some(&owner) = self.owner.get(idx as usize) else {
             self.stats.bad_frees += 1;
-            return;
+            return false;
         };
         if owner == FREE {
             self.stats.bad_frees += 1;
-            return;
+            return false;
         }
         if let Some(s) = self.usage.iter().position(|(o, _)| *o == owner) {
             self.usage[s].1 -= 1;
@@ -168,6 +169,7 @@ impl ChunkAllocator {
         // Cannot fail: the stack has room for every chunk.
         self.free.push_within_capacity(idx).ok();
         self.stats.frees += 1;
+        true
     }
 }
 

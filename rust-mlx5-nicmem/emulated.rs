@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The emulated backend: QEMU's `ivshmem-plain` device (1af4:1110) as NIC
-//! memory for a virtio-net device.
+//! The emulated NIC: QEMU's `ivshmem-plain` device (1af4:1110) as the device
+//! memory of a virtio-net device.
 //!
 //! `ivshmem-plain` exposes host memory as BAR 2 of a PCI device. The guest
 //! writes it through a write-combining mapping, like MEMIC. virtio-net
@@ -10,38 +10,100 @@
 //! BAR, and QEMU's virtio-net reads the payload straight out of the
 //! device's memory: the bytes never sit in guest RAM.
 //!
+//! This driver plays the part that mlx5e plays for MEMIC: it claims the
+//! BAR and offers it ([`nicmem::Offering`]) as an auxiliary device,
+//! `mlx5_nicmem.nicmem.<n>`, which the module's provider ([`crate::offer`])
+//! binds to as it binds to mlx5e's `mlx5_core.nicmem.<n>`. So the provider
+//! path that ConnectX hosts run is the one the tests run.
+//!
 //! Rust module parameters are integers only in this kernel, so the
-//! virtio-net device is named by its interface index (`emu_ifindex`).
+//! virtio-net device is named by its interface index (`emu_ifindex`). The
+//! driver binds only when the module is loaded for it: its ID table has no
+//! module alias, so that a VM with an unrelated ivshmem device does not
+//! load it.
 
-use crate::provider::Provider;
-use kernel::{device::Core, net::nicmem, pci, prelude::*, sync::Arc};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use kernel::{
+    device::{Bound, Core},
+    device_id::IdArray,
+    io::PhysAddr,
+    net::nicmem::{self, MemInfo, OfferOps, Offering, Region},
+    page::PAGE_SIZE,
+    pci,
+    prelude::*, //
+};
 
 /// BAR of `ivshmem-plain` that holds the shared memory.
 const SHMEM_BAR: u32 = 2;
 
+/// Numbers the offers (auxiliary device ids).
+static NEXT_ID: AtomicU32 = AtomicU32::new(0);
+
 /// The PCI driver of the emulated NIC memory.
 pub(crate) struct EmuDriver;
 
-/// A bound `ivshmem-plain` device, registered as NIC memory.
-pub(crate) struct EmuDevice {
-    registration: nicmem::Registration<Provider>,
+/// The BAR, offered whole.
+pub(crate) struct EmuMemory {
+    phys: PhysAddr,
+    /// Bytes offered: the BAR in whole chunks of `chunk_size`.
+    size: u64,
+    granularity: u64,
+    /// Given to the provider.
+    given: AtomicBool,
 }
 
-kernel::pci_device_table!(
-    PCI_TABLE,
-    <EmuDriver as pci::Driver>::IdInfo,
-    [(
-        pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, 0x1110),
-        ()
-    )]
-);
+impl OfferOps for EmuMemory {
+    fn query(&self) -> Result<MemInfo> {
+        Ok(MemInfo {
+            max_size: self.size,
+            granularity: self.granularity,
+        })
+    }
+
+    fn alloc(&self, size: u64) -> Result<Region> {
+        if size == 0 || size > self.size || size % self.granularity != 0 {
+            return Err(EINVAL);
+        }
+        if self.given.swap(true, Ordering::AcqRel) {
+            return Err(EBUSY);
+        }
+        let len = usize::try_from(size)?;
+        // SAFETY: `phys..phys + size` lies in BAR 2 of `ivshmem-plain`
+        // (`size` is at most the BAR's length): device memory (host memory
+        // exposed as a BAR), not guest RAM. The driver requested the BAR
+        // and keeps it until the offer is withdrawn (`EmuDevice` drops the
+        // offering before the BAR), which takes the memory back from the
+        // provider first; until `free()` the memory is the provider's.
+        // virtio-net reads it at its guest-physical address (see the module
+        // documentation) and needs no key.
+        Ok(unsafe { Region::new(self.phys, self.phys, len, 0) })
+    }
+
+    fn free(&self) {
+        self.given.store(false, Ordering::Release);
+    }
+}
+
+/// A bound `ivshmem-plain` device, offering its BAR.
+pub(crate) struct EmuDevice<'bound> {
+    // Dropped first: the offer is withdrawn before the BAR is released.
+    _offering: Offering<'bound, EmuMemory>,
+    /// The requested BAR: nobody else may claim the memory while it is
+    /// offered.
+    _bar: pci::Bar<'bound>,
+}
+
+/// `ivshmem-plain`, without `MODULE_DEVICE_TABLE()` (see the module
+/// documentation).
+static PCI_TABLE: IdArray<pci::DeviceId, (), 1> = IdArray::new([(
+    pci::DeviceId::from_id(pci::Vendor::REDHAT_QUMRANET, 0x1110),
+    &(),
+)]);
 
 impl EmuDriver {
-    fn setup(pdev: &pci::Device<Core<'_>>) -> Result<EmuDevice> {
-        let ifindex = crate::module_parameters::emu_ifindex.value();
-        let chunk_size = crate::module_parameters::chunk_size.value();
-        let quota_pct = crate::module_parameters::user_quota_pct.value();
-
+    fn setup<'bound>(pdev: &'bound pci::Device<Core<'_>>) -> Result<EmuDevice<'bound>> {
+        let params = crate::Params::get();
+        let ifindex = params.emu_ifindex;
         if ifindex == 0 || ifindex > i32::MAX as u32 {
             dev_err!(
                 pdev,
@@ -49,11 +111,11 @@ impl EmuDriver {
             );
             return Err(EINVAL);
         }
-        if !nicmem::chunk_size_ok(chunk_size) {
+        if !nicmem::chunk_size_ok(params.chunk_size) {
             dev_err!(
                 pdev,
                 "chunk_size={} must be a power of two from {} to {}\n",
-                chunk_size,
+                params.chunk_size,
                 nicmem::CHUNK_MIN,
                 nicmem::CHUNK_MAX
             );
@@ -61,53 +123,57 @@ impl EmuDriver {
         }
 
         pdev.enable_device_mem()?;
+        let dev: &'bound pci::Device<Bound> = pdev;
+        let bar = dev.iomap_region(SHMEM_BAR, c"nicmem_ivshmem")?;
         let phys = pdev.resource_start(SHMEM_BAR)?;
         let len = pdev.resource_len(SHMEM_BAR)?;
-        let chunk = u64::from(chunk_size);
-        let size = len / chunk * chunk;
+        // Whole chunks, so that the provider keeps `chunk_size`.
+        let granularity = u64::from(params.chunk_size).max(PAGE_SIZE as u64);
+        let size = len / granularity * granularity;
         if size == 0 {
-            dev_err!(pdev, "BAR {} is empty ({} bytes)\n", SHMEM_BAR, len);
+            dev_err!(pdev, "BAR {} is too small ({} bytes)\n", SHMEM_BAR, len);
             return Err(ENODEV);
         }
-        let chunks = u32::try_from(size / chunk).map_err(|_| EINVAL)?;
-        let provider = Arc::pin_init(Provider::new(chunks, quota_pct)?, GFP_KERNEL)?;
-        let quota = provider.quota();
-
-        let region = nicmem::Region {
+        let memory = EmuMemory {
             phys,
-            // Guest-physical addresses: see the module documentation.
-            dma: phys,
-            size: usize::try_from(size).map_err(|_| EINVAL)?,
-            chunk_size,
-            // virtio-net needs nothing besides the address.
-            dev_key: 0,
+            size,
+            granularity,
+            given: AtomicBool::new(false),
         };
-        let registration = nicmem::Registration::register(ifindex as i32, &region, provider)
-            .inspect_err(|e| {
-                dev_err!(
-                    pdev,
-                    "cannot register as NIC memory of ifindex {}: {:?}\n",
-                    ifindex,
-                    e
-                )
-            })?;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let offering = Offering::new(
+            dev.as_ref(),
+            c"mlx5_nicmem",
+            id,
+            ifindex as i32,
+            memory,
+        )
+        .inspect_err(|e| {
+            dev_err!(
+                pdev,
+                "cannot offer the BAR as NIC memory of ifindex {}: {:?}\n",
+                ifindex,
+                e
+            )
+        })?;
         dev_info!(
             pdev,
-            "emulated NIC memory for ifindex {}: {} KiB at {:#x}, {} chunks of {} bytes, {} per user\n",
+            "emulated NIC memory for ifindex {}: {} KiB at {:#x}, offered as mlx5_nicmem.nicmem.{}\n",
             ifindex,
             size >> 10,
             phys,
-            chunks,
-            chunk_size,
-            quota
+            id
         );
-        Ok(EmuDevice { registration })
+        Ok(EmuDevice {
+            _offering: offering,
+            _bar: bar,
+        })
     }
 }
 
 impl pci::Driver for EmuDriver {
     type IdInfo = ();
-    type Data<'bound> = EmuDevice;
+    type Data<'bound> = EmuDevice<'bound>;
 
     const ID_TABLE: pci::IdTable<Self::IdInfo> = &PCI_TABLE;
 
@@ -116,15 +182,5 @@ impl pci::Driver for EmuDriver {
         _info: Option<&'bound Self::IdInfo>,
     ) -> impl PinInit<Self::Data<'bound>, Error> + 'bound {
         Self::setup(pdev)
-    }
-}
-
-impl Drop for EmuDevice {
-    /// Reports the allocator's statistics; then the registration drops and
-    /// unregisters, waiting for any chunk still in flight.
-    fn drop(&mut self) {
-        self.registration
-            .allocator()
-            .report(format_args!("emulated NIC memory"));
     }
 }

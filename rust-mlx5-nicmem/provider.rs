@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The allocator behind a registered provider: a [`ChunkAllocator`] under a
+//! The provider that the kernel calls: a [`ChunkAllocator`] under a
 //! spinlock, shared by every backend.
 
 use crate::allocator::ChunkAllocator;
@@ -12,21 +12,21 @@ use kernel::{
     sync::SpinLockIrq, //
 };
 
-/// The allocator of one provider.
+/// The chunks of one provider.
 ///
 /// The core calls `alloc` and `free` with interrupts disabled, from
 /// softirq too (a chunk comes back when TCP's ACK frees its skb); the
 /// lock disables interrupts, so that the statistics can be read from
 /// process context without a same-CPU deadlock.
 #[pin_data]
-pub(crate) struct Provider {
+pub(crate) struct ChunkProvider {
     #[pin]
     state: SpinLockIrq<ChunkAllocator>,
     /// The per-user quota in chunks; fixed at creation.
     quota: u32,
 }
 
-impl Provider {
+impl ChunkProvider {
     /// A provider of `chunks` chunks with a quota of `quota_pct` percent of
     /// them per user.
     pub(crate) fn new(chunks: u32, quota_pct: u32) -> Result<impl PinInit<Self, Error>> {
@@ -63,12 +63,16 @@ impl Provider {
     }
 }
 
-impl nicmem::Allocator for Provider {
+#[vtable]
+impl nicmem::Provider for ChunkProvider {
     fn alloc(&self, owner: u64) -> Result<u32> {
         self.state.lock().alloc(owner)
     }
 
     fn free(&self, idx: u32) {
-        self.state.lock().free(idx);
+        let freed = self.state.lock().free(idx);
+        // The core gives back each chunk it took, once: anything else is
+        // a bug in the core.
+        kernel::warn_on!(!freed);
     }
 }

@@ -17,9 +17,17 @@ RECV_ARGS="--rcvbuf 65536 --delay-ms 6000" stream 7013 $BYTES --flags nicmem --s
 spid=$!
 RECV_ARGS="--rcvbuf 65536 --delay-ms 6000" stream 7014 $BYTES --flags plain --seed 2626 --sndbuf 8388608 &
 ppid=$!
-sleep 3
-in_use=$(nicmem_field "$TX_IF" in_use)
-nic=$(host_has_pattern "$pat_nic")
+# The receivers read nothing for 6 s after they accept: wait (bounded)
+# until the end of the MSG_NICMEM stream is written, then look while its
+# chunks are still held. A fixed sleep raced with a slow start of the
+# senders under TCG.
+in_use=0 nic=absent
+for _ in $(seq 1 40); do
+	in_use=$(nicmem_field "$TX_IF" in_use)
+	nic=$(host_has_pattern "$pat_nic")
+	[[ $nic == found ]] && ((in_use > 0)) && break
+	sleep 0.1
+done
 plain=$(host_has_pattern "$pat_plain")
 log "in flight: $in_use chunks in use; MSG_NICMEM pattern: $nic; plain pattern: $plain"
 wait $spid || fail "MSG_NICMEM stream corrupted"
