@@ -3,7 +3,7 @@
 #
 # The measurement loop of the benchmark: plain send vs MSG_NICMEM vs
 # MSG_ZEROCOPY from this host to PEER, with CPU cost. Used in the guest by
-# bench/run-guest.sh and on ConnectX hosts by scripts/nicmem-hwcheck.
+# bench/run-guest.sh, and by hand on ConnectX hosts (PEER and BIN below).
 #
 #   netperf TCP_STREAM / TCP_RR   plain, and MSG_NICMEM through
 #                                 libnicmem_preload.so (netperf unmodified)

@@ -10,8 +10,8 @@
 //! BAR, and QEMU's virtio-net reads the payload straight out of the
 //! device's memory: the bytes never sit in guest RAM.
 //!
-//! This driver plays the part that mlx5e plays for MEMIC: it claims the
-//! BAR and offers it ([`nicmem::Offering`]) as an auxiliary device,
+//! This driver plays the part that mlx5e plays for MEMIC: it binds to the
+//! device and offers its BAR ([`nicmem::Offering`]) as an auxiliary device,
 //! `mlx5_nicmem.nicmem.<n>`, which the module's provider ([`crate::offer`])
 //! binds to as it binds to mlx5e's `mlx5_core.nicmem.<n>`. So the provider
 //! path that ConnectX hosts run is the one the tests run.
@@ -70,12 +70,12 @@ impl OfferOps for EmuMemory {
         let len = usize::try_from(size)?;
         // SAFETY: `phys..phys + size` lies in BAR 2 of `ivshmem-plain`
         // (`size` is at most the BAR's length): device memory (host memory
-        // exposed as a BAR), not guest RAM. The driver requested the BAR
-        // and keeps it until the offer is withdrawn (`EmuDevice` drops the
-        // offering before the BAR), which takes the memory back from the
-        // provider first; until `free()` the memory is the provider's.
-        // virtio-net reads it at its guest-physical address (see the module
-        // documentation) and needs no key.
+        // exposed as a BAR), not guest RAM, of the device this driver is
+        // bound to for as long as the offering exists (`EmuDevice` holds
+        // it), and nobody else uses it; until `free()` it is the
+        // provider's. virtio-net, the offering's network device, reads it
+        // at its guest-physical address (see the module documentation) and
+        // needs no key.
         Ok(unsafe { Region::new(self.phys, self.phys, len, 0) })
     }
 
@@ -86,11 +86,7 @@ impl OfferOps for EmuMemory {
 
 /// A bound `ivshmem-plain` device, offering its BAR.
 pub(crate) struct EmuDevice<'bound> {
-    // Dropped first: the offer is withdrawn before the BAR is released.
     _offering: Offering<'bound, EmuMemory>,
-    /// The requested BAR: nobody else may claim the memory while it is
-    /// offered.
-    _bar: pci::Bar<'bound>,
 }
 
 /// `ivshmem-plain`, without `MODULE_DEVICE_TABLE()` (see the module
@@ -122,9 +118,10 @@ impl EmuDriver {
             return Err(EINVAL);
         }
 
+        // The BAR is not mapped here: an uncached mapping would make the
+        // core's write-combining one uncached too (x86 PAT).
         pdev.enable_device_mem()?;
         let dev: &'bound pci::Device<Bound> = pdev;
-        let bar = dev.iomap_region(SHMEM_BAR, c"nicmem_ivshmem")?;
         let phys = pdev.resource_start(SHMEM_BAR)?;
         let len = pdev.resource_len(SHMEM_BAR)?;
         // Whole chunks, so that the provider keeps `chunk_size`.
@@ -141,13 +138,15 @@ impl EmuDriver {
             given: AtomicBool::new(false),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let offering = Offering::new(
-            dev.as_ref(),
-            c"mlx5_nicmem",
-            id,
-            ifindex as i32,
-            memory,
-        )
+        // SAFETY: When the offering is dropped (unbind), the memory stays
+        // readable: the BAR is host memory that QEMU keeps mapped until
+        // the guest has ejected the device, after the unbind, and QEMU's
+        // virtio-net completes the transmits posted before the revocation
+        // (at their kick, in its main loop, before it processes the
+        // eject). Nothing can post a new one afterwards.
+        let offering = unsafe {
+            Offering::new(dev.as_ref(), c"mlx5_nicmem", id, ifindex as i32, memory)
+        }
         .inspect_err(|e| {
             dev_err!(
                 pdev,
@@ -166,7 +165,6 @@ impl EmuDriver {
         );
         Ok(EmuDevice {
             _offering: offering,
-            _bar: bar,
         })
     }
 }

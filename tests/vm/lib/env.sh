@@ -151,6 +151,16 @@ sent_reason() { # sent_reason <port> <reason>
 	sed -n "s/^nicmem .* $2=\([0-9]*\).*/\1/p" "/tmp/send.$1" | grep . || echo 0
 }
 
+wait_in_use() { # wait_in_use <iface> <min>: prints the chunks in use once at least <min> (at most 30 s)
+	local i v=0
+	for i in $(seq 1 300); do
+		v=$(nicmem_field "$1" in_use)
+		((${v:-0} >= $2)) && break
+		sleep 0.1
+	done
+	echo "${v:-0}"
+}
+
 wait_in_use_zero() { # wait_in_use_zero <iface>
 	local i v
 	for i in $(seq 1 100); do

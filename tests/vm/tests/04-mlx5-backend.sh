@@ -5,7 +5,7 @@
 # the device's errors) passes at load; the emulated NIC offers its BAR as
 # mlx5_nicmem.nicmem.<n>, the same kind of auxiliary device as mlx5e's
 # mlx5_core.nicmem.<n>, and the provider binds to it (there is no mlx5
-# here); the BAR is claimed; mlx5=0 leaves the emulated offer alone; a bad
+# here); no offer is left after rmmod; mlx5=0 leaves the emulated offer alone; a bad
 # chunk size is refused with a clear message. The ConnectX hardware check
 # refuses a non-mlx5 port with a clear message.
 source "$(dirname "$0")/../lib/env.sh"
@@ -31,10 +31,7 @@ dmesg | grep -q "ifindex $(cat "/sys/class/net/$TX_IF/ifindex"): 16384 KiB of de
 rows=$(($(wc -l </proc/net/nicmem) - 1))
 ((rows == 1)) || fail "expected one provider, found $rows: $(cat /proc/net/nicmem)"
 grep -q "^$TX_IF " /proc/net/nicmem || fail "emulated provider missing"
-# The emulated driver claims its BAR: nobody else can map the memory.
-grep -q nicmem_ivshmem /proc/iomem || fail "BAR 2 of ivshmem not requested: $(grep -i ivshmem /proc/iomem)"
 rmmod "$MODNAME" || fail "rmmod failed"
-grep -q nicmem_ivshmem /proc/iomem && fail "BAR still requested after rmmod"
 ls /sys/bus/auxiliary/devices/ | grep -q 'nicmem' && fail "offer left behind after rmmod: $(ls /sys/bus/auxiliary/devices/)"
 
 dmesg -C
@@ -54,4 +51,4 @@ wait_ping "$RX_ADDR" || true # without a route, the check below names it
 out=$(cd /tmp && "$NICMEM_REPO/scripts/nicmem-hwcheck" --no-bench "$RX_ADDR" 2>&1) && fail "hwcheck passed on virtio-net: $out"
 grep -q "$TX_IF is not a ConnectX (mlx5_core) port (driver: virtio_net)" <<<"$out" || fail "hwcheck gave no clear reason: $out"
 log "hwcheck: $(tail -n1 <<<"$out")"
-log "offer provider: KUnit green, bound to the emulated offer, BAR claimed and released"
+log "offer provider: KUnit green, bound to the emulated offer, gone after rmmod"

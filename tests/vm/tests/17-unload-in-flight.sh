@@ -7,8 +7,7 @@ source "$(dirname "$0")/../lib/env.sh"
 load_module || fail "insmod failed"
 RECV_ARGS="--rcvbuf 65536 --delay-ms 4000" stream 7170 $((4 << 20)) --flags nicmem --sndbuf 8388608 &
 spid=$!
-sleep 2
-in_use=$(nicmem_field "$TX_IF" in_use)
+in_use=$(wait_in_use "$TX_IF" 8)
 ((in_use > 0)) || fail "nothing in flight"
 t0=$(date +%s)
 rmmod "$MODNAME" || fail "rmmod failed"

@@ -25,8 +25,8 @@ for i in $(seq 1 8); do
 		--sndbuf 8388608 >"/tmp/send.$port" 2>&1 &
 	spids+=($!)
 done
-sleep 2
-held=$(nicmem_field "$TX_IF" in_use)
+# Wait until user 1000 holds NIC memory (its receivers do not read yet).
+held=$(wait_in_use "$TX_IF" $((quota / 2)))
 # Another user, while user 1000 holds its share.
 stream 7290 $((2 << 20)) --flags nicmem --seed 99 &
 other=$!
@@ -38,7 +38,7 @@ for i in $(seq 1 8); do
 	q=$((q + $(sent_reason $((7280 + i)) quota)))
 done
 peak=$(nicmem_field "$TX_IF" peak)
-log "user 1000 with 8 sockets: $held chunks held at 2 s (quota $quota of $chunks), $q bytes fell back (quota); peak $peak; other user: $(grep nicmem /tmp/send.7290)"
+log "user 1000 with 8 sockets: $held chunks held (quota $quota of $chunks), $q bytes fell back (quota); peak $peak; other user: $(grep nicmem /tmp/send.7290)"
 ((held <= quota)) || fail "user 1000 holds $held chunks, more than its quota of $quota"
 ((q > 0)) || fail "no quota fallback for user 1000"
 (($(sent_nicmem 7290) > 0)) || fail "the other user got no NIC memory"

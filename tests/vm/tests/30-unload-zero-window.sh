@@ -14,8 +14,7 @@ rpid=$!
 wait_listen 7300
 "$BIN/nicmem-stream" send "$RX_ADDR:7300" --bytes $((16 << 20)) --flags nicmem --sndbuf 8388608 >/tmp/send.7300 2>&1 &
 spid=$!
-sleep 2
-in_use=$(nicmem_field "$TX_IF" in_use)
+in_use=$(wait_in_use "$TX_IF" 8)
 ((in_use > 0)) || fail "nothing in flight"
 t0=$(date +%s)
 timeout 60 rmmod "$MODNAME" || fail "rmmod did not return within 60 s with a zero-window peer"

@@ -24,8 +24,7 @@ for i in $(seq 0 63); do
 	"$BIN/nicmem-stream" send "$RX_ADDR:$port" --bytes $((1 << 20)) --flags nicmem --seed $i >"/tmp/send.$port" 2>&1 &
 	spids+=($!)
 done
-sleep 3
-in_use=$(nicmem_field "$TX_IF" in_use)
+in_use=$(wait_in_use "$TX_IF" 32)
 ((in_use > 0)) || fail "nothing in flight"
 t0=$(date +%s)
 timeout 60 rmmod "$MODNAME" || fail "rmmod did not return within 60 s"

@@ -22,7 +22,13 @@ for flags in nicmem plain; do
 	"$BIN/nicmem-stream" send "$RX_ADDR:$port" --bytes $BYTES --flags "$flags" --seed "$seed" \
 		--sndbuf 8388608 >"/tmp/send.$port" 2>&1 &
 	spid=$!
-	sleep 3
+	if [[ $flags == nicmem ]]; then
+		# Until the whole stream sits in NIC memory (32 chunks, one of
+		# which the receiver's window may have freed).
+		wait_in_use "$TX_IF" 31 >/dev/null
+	else
+		sleep 3
+	fi
 	res=$(host_patch "$old" "$new")
 	log "$flags: host patch of the queued tail: $res"
 	wait "$spid" || fail "$flags: sender failed: $(cat "/tmp/send.$port")"
