@@ -86,7 +86,7 @@ struct NicmemModule {
 impl kernel::InPlaceModule for NicmemModule {
     fn init(module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            _offers <- driver::Registration::new(c"provider", module),
+            _offers <- driver::Registration::new(c"mlx5_nicmem", module),
             _emulated <- driver::Registration::new(c"nicmem_ivshmem", module),
         })
     }

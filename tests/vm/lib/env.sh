@@ -151,6 +151,15 @@ sent_reason() { # sent_reason <port> <reason>
 	sed -n "s/^nicmem .* $2=\([0-9]*\).*/\1/p" "/tmp/send.$1" | grep . || echo 0
 }
 
+held_stream() { # held_stream <port> <bytes> <delay-ms>: a MSG_NICMEM stream whose receiver reads nothing for <delay-ms>
+	# Its data sits in NIC memory; sets HRPID and HSPID (receiver, sender).
+	rx "$BIN/nicmem-stream" recv "0.0.0.0:$1" --rcvbuf 65536 --delay-ms "$3" >"/tmp/recv.$1" 2>&1 &
+	HRPID=$!
+	wait_listen "$1"
+	"$BIN/nicmem-stream" send "$RX_ADDR:$1" --bytes "$2" --flags nicmem --sndbuf 8388608 >"/tmp/send.$1" 2>&1 &
+	HSPID=$!
+}
+
 wait_in_use() { # wait_in_use <iface> <min>: prints the chunks in use once at least <min> (at most 30 s)
 	local i v=0
 	for i in $(seq 1 300); do

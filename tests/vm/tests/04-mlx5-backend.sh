@@ -20,9 +20,9 @@ log "KUnit $suite: $n cases passed"
 if dmesg | grep -q 'not ok'; then
 	fail "a KUnit test failed: $(dmesg | grep 'not ok')"
 fi
-[[ -d /sys/bus/auxiliary/drivers/mlx5_nicmem.provider ]] || fail "auxiliary driver mlx5_nicmem.provider not registered: $(ls /sys/bus/auxiliary/drivers/ 2>&1)"
+[[ -d /sys/bus/auxiliary/drivers/mlx5_nicmem.mlx5_nicmem ]] || fail "auxiliary driver mlx5_nicmem.mlx5_nicmem not registered: $(ls /sys/bus/auxiliary/drivers/ 2>&1)"
 # The emulated offer, bound to the provider; no mlx5 offer on this VM.
-bound=$(find /sys/bus/auxiliary/drivers/mlx5_nicmem.provider -maxdepth 1 -type l -name 'mlx5_nicmem.nicmem.*' -printf '%f\n')
+bound=$(find /sys/bus/auxiliary/drivers/mlx5_nicmem.mlx5_nicmem -maxdepth 1 -type l -name 'mlx5_nicmem.nicmem.*' -printf '%f\n')
 [[ $(wc -w <<<"$bound") -eq 1 ]] || fail "expected the provider bound to one emulated offer, found: '$bound'"
 log "provider bound to $bound"
 ls /sys/bus/auxiliary/devices/ | grep -q 'mlx5_core\.nicmem' && fail "an mlx5 offer on a VM without mlx5"

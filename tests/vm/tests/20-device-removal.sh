@@ -11,16 +11,9 @@ source "$(dirname "$0")/../lib/env.sh"
 dmesg -C
 load_module || fail "insmod failed"
 lost0=$(tcpext TCPNicmemLost)
-rx "$BIN/nicmem-stream" recv "0.0.0.0:7200" --rcvbuf 65536 --delay-ms 60000 >/tmp/recv.7200 2>&1 &
-rpid=$!
-wait_listen 7200
-"$BIN/nicmem-stream" send "$RX_ADDR:7200" --bytes $((8 << 20)) --flags nicmem --sndbuf 8388608 >/tmp/send.7200 2>&1 &
-spid=$!
-for i in $(seq 1 50); do
-	in_use=$(nicmem_field "$TX_IF" in_use)
-	((in_use > 0)) && break
-	sleep 0.1
-done
+held_stream 7200 $((8 << 20)) 60000
+rpid=$HRPID spid=$HSPID
+in_use=$(wait_in_use "$TX_IF" 8)
 ((in_use > 0)) || fail "nothing in flight"
 
 pcidev=$(readlink -f "/sys/class/net/$TX_IF/device")

@@ -9,11 +9,8 @@ source "$(dirname "$0")/../lib/xstream.sh"
 dmesg -C
 load_module || fail "insmod failed"
 lost0=$(tcpext TCPNicmemLost)
-rx "$BIN/nicmem-stream" recv "0.0.0.0:7300" --rcvbuf 65536 --delay-ms 600000 >/tmp/recv.7300 2>&1 &
-rpid=$!
-wait_listen 7300
-"$BIN/nicmem-stream" send "$RX_ADDR:7300" --bytes $((16 << 20)) --flags nicmem --sndbuf 8388608 >/tmp/send.7300 2>&1 &
-spid=$!
+held_stream 7300 $((16 << 20)) 600000
+rpid=$HRPID spid=$HSPID
 in_use=$(wait_in_use "$TX_IF" 8)
 ((in_use > 0)) || fail "nothing in flight"
 t0=$(date +%s)
