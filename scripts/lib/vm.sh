@@ -10,7 +10,8 @@
 GUEST_INIT=/nicmem/guest-init
 GUEST_TARGET=$NICMEM_WORK/guest/target
 NICMEM_MEM_SIZE=${NICMEM_MEM_SIZE:-16M}
-NICMEM_VM_TIMEOUT=${NICMEM_VM_TIMEOUT:-2400}
+# The whole guest run; the suite takes about 31 min on the 2-core TCG machine.
+NICMEM_VM_TIMEOUT=${NICMEM_VM_TIMEOUT:-3300}
 
 cmd_guest() {
 	step_begin guest
