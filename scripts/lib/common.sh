@@ -58,7 +58,10 @@ cache_lock() { # cache_lock <verb>
 		flock 9 || die "cannot lock $lock"
 	fi
 	echo "pid $$: scripts/nicmem $1" >"$lock"
+	CACHE_LOCKED=1
 }
+CACHE_LOCKED=''
+
 
 # Stopping early (Ctrl-C, TERM, an error) must not leave make or QEMU
 # running. bg_track <pid> registers a background job, bg_untrack <pid>

@@ -137,8 +137,10 @@ kernel_config() {
 # What the process tree walk of the exit trap misses (the job's own
 # subshell already gone, as when a signal reaches every process of the
 # script): a make of this cache's build directory is found by its command
-# line.
+# line; only by the run that holds the cache lock (a verb that takes no
+# lock, such as export, must not stop another run's build).
 kmake_kill() {
+	[[ -n $CACHE_LOCKED ]] || return 0
 	pkill -TERM -f -- "make -C $BR_WORK/linux O=$BR_WORK/$KB_DIR" 2>/dev/null || true
 	pkill -TERM -f -- "$BR_WORK/$KB_DIR -f $BR_WORK/linux/" 2>/dev/null || true
 	pkill -TERM -f -- "make -f $BR_WORK/linux/scripts/Makefile.build" 2>/dev/null || true
