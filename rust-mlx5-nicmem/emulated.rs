@@ -144,17 +144,16 @@ impl EmuDriver {
         // virtio-net completes the transmits posted before the revocation
         // (at their kick, in its main loop, before it processes the
         // eject). Nothing can post a new one afterwards.
-        let offering = unsafe {
-            Offering::new(dev.as_ref(), c"mlx5_nicmem", id, ifindex as i32, memory)
-        }
-        .inspect_err(|e| {
-            dev_err!(
-                pdev,
-                "cannot offer the BAR as NIC memory of ifindex {}: {:?}\n",
-                ifindex,
-                e
-            )
-        })?;
+        let offering =
+            unsafe { Offering::new(dev.as_ref(), c"mlx5_nicmem", id, ifindex as i32, memory) }
+                .inspect_err(|e| {
+                    dev_err!(
+                        pdev,
+                        "cannot offer the BAR as NIC memory of ifindex {}: {:?}\n",
+                        ifindex,
+                        e
+                    )
+                })?;
         dev_info!(
             pdev,
             "emulated NIC memory for ifindex {}: {} KiB at {:#x}, offered as mlx5_nicmem.nicmem.{}\n",

@@ -38,8 +38,14 @@ kernel::auxiliary_device_table!(
     AUX_TABLE,
     <OfferDriver as auxiliary::Driver>::IdInfo,
     [
-        (auxiliary::DeviceId::new(c"mlx5_core", c"nicmem"), Backend::Mlx5),
-        (auxiliary::DeviceId::new(c"mlx5_nicmem", c"nicmem"), Backend::Emulated)
+        (
+            auxiliary::DeviceId::new(c"mlx5_core", c"nicmem"),
+            Backend::Mlx5
+        ),
+        (
+            auxiliary::DeviceId::new(c"mlx5_nicmem", c"nicmem"),
+            Backend::Emulated
+        )
     ]
 );
 
@@ -94,15 +100,23 @@ impl OfferDriver {
             offer,
             quota_pct: params.quota_pct,
         };
-        let (registration, plan, size) =
-            plan::attach(&source, want, params.chunk_size).inspect_err(|e| {
+        let (registration, plan, size) = plan::attach(&source, want, params.chunk_size)
+            .inspect_err(|e| {
                 let why = match *e {
                     e if e == ENODEV => "the device has no memory to offer",
-                    e if e == ENOSPC => "no free device memory (MEMIC taken by other users, e.g. ibv_alloc_dm())",
+                    e if e == ENOSPC => {
+                        "no free device memory (MEMIC taken by other users, e.g. ibv_alloc_dm())"
+                    }
                     e if e == EINVAL => "bad chunk_size or memic_kib",
                     _ => "see the messages above",
                 };
-                dev_info!(adev, "ifindex {}: no NIC memory: {} ({:?})\n", ifindex, why, e);
+                dev_info!(
+                    adev,
+                    "ifindex {}: no NIC memory: {} ({:?})\n",
+                    ifindex,
+                    why,
+                    e
+                );
             })?;
         dev_info!(
             adev,
