@@ -267,11 +267,16 @@ cmd_lint() {
 
 # scripts/nicmem bisect: build the kernel at every patch of the series, so
 # that each patch is known to build on its own. Ends on the whole series.
+# Stopped early (Ctrl-C, timeout), bisect leaves the tree at the whole
+# series, not at a patch that later builds would take for all of it.
+bisect_restore() { git_k checkout -q nicmem 2>/dev/null || true; }
+
 cmd_bisect() {
 	step_begin bisect
 	kernel_base
 	kernel_patch
 	kernel_config
+	AT_EXIT+=(bisect_restore)
 	local n k rc=0 subject
 	n=${#SERIES[@]}
 	for ((k = 1; k <= n; k++)); do
