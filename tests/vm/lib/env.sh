@@ -170,12 +170,18 @@ wait_in_use() { # wait_in_use <iface> <min>: prints the chunks in use once at le
 	echo "${v:-0}"
 }
 
-wait_in_use_zero() { # wait_in_use_zero <iface>
+wait_in_use_zero() { # wait_in_use_zero <iface>: within 30 s, or fail with where the data sits
+	# Chunks are freed when the last skb holding them is: the socket's queues
+	# at close, a clone when the driver completes it.
 	local i v
-	for i in $(seq 1 100); do
+	for i in $(seq 1 300); do
 		v=$(nicmem_field "$1" in_use)
 		[[ $v == 0 ]] && return 0
 		sleep 0.1
 	done
+	log "$(cat /proc/net/nicmem 2>&1)"
+	log "$(ss -tanmi 2>&1 | tail -n 20)"
+	log "$(tc -s qdisc show dev "$1" 2>&1)"
+	log "inflight (BQL): $(cat /sys/class/net/"$1"/queues/tx-*/byte_queue_limits/inflight 2>&1 | tr '\n' ' ')"
 	fail "NIC memory still in use on $1 after the sockets closed: $v chunks"
 }
