@@ -28,6 +28,6 @@ PEER=$RX_ADDR BIN=$BIN /nicmem/repo/bench/measure.sh "$out"
 	echo "cpus=$(nproc)"
 	echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-3}"
 	echo "nic=$TX_IF -> $RX_IF (virtio-net, QEMU $(cat /sys/class/dmi/id/product_name 2>/dev/null || echo pc))"
-	grep "^$TX_IF " /proc/net/nicmem | sed 's/^/nicmem=/'
+	"$BIN/nicmem-state" "$TX_IF" | sed 's/^/nicmem=/'
 } >"$out/environment.txt"
 nicmem_cleanup >/dev/null 2>&1

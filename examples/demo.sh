@@ -35,8 +35,8 @@ wait_listen 7778
 wait %2 2>/dev/null
 grep recv /tmp/demo-recv
 echo
-echo "\$ cat /proc/net/nicmem"
-cat /proc/net/nicmem
+echo "\$ ./tools/net/ynl/pyynl/cli.py --spec Documentation/netlink/specs/netdev.yaml --dump nicmem-get"
+(cd /nicmem/work/linux && python3 tools/net/ynl/pyynl/cli.py --spec Documentation/netlink/specs/netdev.yaml --no-schema --dump nicmem-get)
 echo
 echo "\$ nstat -az 'TcpExtTCPNicmem*'"
 nstat -az 'TcpExtTCPNicmem*' | grep -v '^#'

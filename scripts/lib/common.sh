@@ -173,5 +173,22 @@ kmake() {
 		-j"$NICMEM_JOBS" "$@"
 }
 
+# br_cargo <subcommand> [args...]: the build root's cargo on the userspace
+# workspace, so that the host needs no Rust toolchain. Crates are fetched
+# into the cache (NICMEM_CACHE/work/cargo-home), versions pinned by Cargo.lock.
+# The host's CA certificates go along: a host behind a TLS-inspecting proxy
+# trusts its CA, which the build root's own bundle lacks.
+br_cargo() {
+	local sub=$1 ca=()
+	shift
+	if [[ -f /etc/ssl/certs/ca-certificates.crt ]]; then
+		mkdir -p "$NICMEM_WORK/cargo-home"
+		cp /etc/ssl/certs/ca-certificates.crt "$NICMEM_WORK/cargo-home/host-ca-certificates.crt"
+		ca=(CARGO_HTTP_CAINFO="$BR_WORK/cargo-home/host-ca-certificates.crt")
+	fi
+	br_run env CARGO_HOME="$BR_WORK/cargo-home" CARGO_TARGET_DIR="$BR_WORK/guest/target" "${ca[@]}" \
+		cargo "$sub" --manifest-path "$BR_REPO/Cargo.toml" "$@"
+}
+
 # A stamp file records the input hash of a step, to redo it only on change.
 stamp_ok() { [[ -f $1 && $(cat "$1") == "$2" ]]; }

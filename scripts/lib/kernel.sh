@@ -29,7 +29,9 @@ kernel_base() {
 		tar -xf "$tarball" -C "$KSRC" --strip-components=1
 	fi
 	local version
-	version=$(make -s -C "$KSRC" kernelversion 2>/dev/null) || die "cannot read the kernel version of $KSRC"
+	version=$(awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 } $1 == "SUBLEVEL" { s = $2 }
+		END { if (v != "") print v "." p "." s }' "$KSRC/Makefile")
+	[[ -n $version ]] || die "cannot read the kernel version of $KSRC (its Makefile)"
 	[[ $version == 7.3* ]] || msg "warning: kernel version is $version, the series is made for 7.3"
 	# Debian's linux-source adds "ignore everything at the top level" to
 	# .gitignore; drop it, or git would ignore the files the series adds.
@@ -258,9 +260,8 @@ cmd_lint() {
 		bad=1
 	fi
 	msg "cargo fmt --check and cargo clippy on the userspace workspace"
-	cargo fmt --all --manifest-path "$NICMEM_REPO/Cargo.toml" -- --check >&2 || bad=1
-	CARGO_TARGET_DIR=$NICMEM_WORK/guest/target cargo clippy --quiet --workspace --all-targets \
-		--manifest-path "$NICMEM_REPO/Cargo.toml" -- -D warnings >&2 || bad=1
+	br_cargo fmt --all -- --check >&2 || bad=1
+	br_cargo clippy --quiet --locked --workspace --all-targets -- -D warnings >&2 || bad=1
 	step_end lint
 	((bad == 0)) || die "lint found problems (see above)"
 }

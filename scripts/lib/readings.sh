@@ -2,10 +2,15 @@
 # Reading NIC memory state: the counters, the results of nicmem-stream, the
 # path to a peer. Sourced (never executed) by the guest tests
 # (tests/vm/lib/env.sh), the benchmark (bench/measure.sh) and the hardware
-# check (scripts/nicmem-hwcheck); plain bash and awk, no other dependency.
+# check (scripts/nicmem-hwcheck); bash and awk, and nicmem-state (built with
+# the userspace workspace) for the netlink reads.
 
-nicmem_field() { # nicmem_field <iface> <column>: from /proc/net/nicmem
-	awk -v d="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } $1 == d { print $col[c] }' /proc/net/nicmem
+nicmem_field() { # nicmem_field <iface> <field>: netdev netlink nicmem-get (in-use, tx-bytes, ...); empty without a provider
+	"${NICMEM_STATE:-$BIN/nicmem-state}" "$1" "$2" || true
+}
+
+nicmem_debug_field() { # nicmem_debug_field <iface|-> <column>: from /sys/kernel/debug/nicmem ("-": a provider whose device is gone)
+	awk -v d="$1" -v c="$2" 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } $1 == d { print $col[c] }' /sys/kernel/debug/nicmem
 }
 
 tcpext() { # tcpext <name>: a TcpExt counter from /proc/net/netstat

@@ -17,11 +17,30 @@ cmd_guest() {
 	step_begin guest
 	install -D -m 0755 "$NICMEM_REPO/scripts/guest/init" "$NICMEM_BR$GUEST_INIT"
 	mkdir -p "$NICMEM_BR/nicmem/out"
-	msg "building the userspace workspace (examples, tools) with the host's cargo"
-	CARGO_TARGET_DIR=$GUEST_TARGET cargo build --quiet --release --workspace \
-		--manifest-path "$NICMEM_REPO/Cargo.toml" >&2 ||
+	msg "building the userspace workspace (examples, tools) with the build root's cargo"
+	br_cargo build --quiet --locked --release --workspace >&2 ||
 		die "cargo build of the userspace workspace failed"
+	guest_selftests
 	step_end guest
+}
+
+# Upstream selftests of the paths the series changes, built against the
+# headers of the kernel the tests boot: tls (its splice and sendfile cases go
+# through MSG_SPLICE_PAGES, which the series moved) and msg_zerocopy.
+GUEST_SELFTESTS=$NICMEM_WORK/guest/selftests
+guest_selftests() {
+	local st=$BR_WORK/linux/tools/testing/selftests out=$BR_WORK/guest/selftests
+	[[ -f $NICMEM_WORK/$KB_DIR/.config ]] || die "no $NICMEM_FLAVOUR kernel configured: run 'scripts/nicmem kernel' first"
+	msg "building the upstream selftests tls and msg_zerocopy (headers of the $NICMEM_FLAVOUR kernel)"
+	mkdir -p "$GUEST_SELFTESTS"
+	kmake_logged "$GUEST_SELFTESTS/headers.log" headers || die "make headers failed; see $GUEST_SELFTESTS/headers.log"
+	br_run /bin/bash -euo pipefail -c '
+		st=$1 out=$2 hdr=$3 cc=$4
+		$cc -O2 -Wall -isystem "$hdr" -I"$st" -o "$out/tls" "$st/net/tls.c" -lpthread
+		$cc -O2 -Wall -isystem "$hdr" -I"$st" -o "$out/msg_zerocopy" "$st/net/msg_zerocopy.c"
+		cp "$st/net/msg_zerocopy.sh" "$out/"
+	' _ "$st" "$out" "$BR_WORK/$KB_DIR/usr/include" "clang$LLVM_SUFFIX" >"$GUEST_SELFTESTS/build.log" 2>&1 ||
+		die "building the upstream selftests failed; see $GUEST_SELFTESTS/build.log: $(tail -n 3 "$GUEST_SELFTESTS/build.log" | tr '\n' ' ')"
 }
 
 # Decide between KVM and TCG once per machine: a KVM guest may hang at
@@ -148,7 +167,7 @@ vm_host_helper() {
 		for req in "$VM_OUT"/hostcheck.*.req; do
 			[[ -f $req ]] || continue
 			local id=${req%.req}
-			python3 - "$VM_OUT/nicmem.bin" "$(cat "$req")" >"$id.tmp" <<'EOF' || echo error >"$id.tmp"
+			br_run python3 - "$BR_WORK/runs/${VM_OUT##*/}/nicmem.bin" "$(cat "$req")" >"$id.tmp" <<'EOF' || echo error >"$id.tmp"
 import mmap, sys
 words = sys.argv[2].split()
 with open(sys.argv[1], "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
@@ -407,8 +426,7 @@ cmd_test() {
 	vm_boot_checked test "$*"
 	msg "running cargo test for the userspace workspace"
 	local rc=0
-	CARGO_TARGET_DIR=$GUEST_TARGET cargo test --no-fail-fast --workspace \
-		--manifest-path "$NICMEM_REPO/Cargo.toml" >"$VM_OUT/cargo-test.log" 2>&1 || rc=$?
+	br_cargo test --locked --no-fail-fast --workspace >"$VM_OUT/cargo-test.log" 2>&1 || rc=$?
 	echo "$rc" >"$VM_OUT/cargo-test.rc"
 	step_end test
 	msg "results in $VM_OUT"
@@ -428,7 +446,7 @@ cmd_bench() {
 	rm -rf "$NICMEM_REPO/bench/results"
 	mkdir -p "$NICMEM_REPO/bench/results"
 	cp "$VM_OUT"/bench/* "$NICMEM_REPO/bench/results/"
-	python3 "$NICMEM_REPO/bench/report.py" "$NICMEM_REPO/bench/results" >&2
+	br_run python3 "$BR_REPO/bench/report.py" "$BR_REPO/bench/results" >&2
 	msg "results: bench/results/results.md (table), results.svg (plot), results.csv (raw)"
 	step_end bench
 }

@@ -160,10 +160,24 @@ held_stream() { # held_stream <port> <bytes> <delay-ms>: a MSG_NICMEM stream who
 	HSPID=$!
 }
 
+has_provider() { # has_provider <iface>: nicmem-get answers for it
+	"$BIN/nicmem-state" "$1" >/dev/null
+}
+debug_providers() { # every provider, also those whose device is gone ("-"), one line each
+	tail -n +2 /sys/kernel/debug/nicmem
+}
+in_use_of() { # in_use_of <iface|->: chunks in use ("-": of the providers whose device is gone)
+	if [[ $1 == - ]]; then
+		nicmem_debug_field - in_use | awk '{ s += $1 } END { print s + 0 }'
+	else
+		nicmem_field "$1" in-use
+	fi
+}
+
 wait_in_use() { # wait_in_use <iface> <min>: prints the chunks in use once at least <min> (at most 30 s)
 	local i v=0
 	for i in $(seq 1 300); do
-		v=$(nicmem_field "$1" in_use)
+		v=$(in_use_of "$1")
 		((${v:-0} >= $2)) && break
 		sleep 0.1
 	done
@@ -175,11 +189,11 @@ wait_in_use_zero() { # wait_in_use_zero <iface>: within 30 s, or fail with where
 	# at close, a clone when the driver completes it.
 	local i v
 	for i in $(seq 1 300); do
-		v=$(nicmem_field "$1" in_use)
+		v=$(in_use_of "$1")
 		[[ $v == 0 ]] && return 0
 		sleep 0.1
 	done
-	log "$(cat /proc/net/nicmem 2>&1)"
+	log "$(cat /sys/kernel/debug/nicmem 2>&1)"
 	log "$(ss -tanmi 2>&1 | tail -n 20)"
 	log "$(tc -s qdisc show dev "$1" 2>&1)"
 	log "inflight (BQL): $(cat /sys/class/net/"$1"/queues/tx-*/byte_queue_limits/inflight 2>&1 | tr '\n' ' ')"

@@ -9,10 +9,10 @@ dmesg -C
 load_module || fail "insmod failed"
 module_loaded || fail "module not loaded"
 ls /sys/bus/pci/drivers/nicmem_ivshmem/ | grep -q '^0000:' || fail "ivshmem device not bound to nicmem_ivshmem"
-line=$(grep "^$TX_IF " /proc/net/nicmem) || fail "no NIC memory registered for $TX_IF: $(cat /proc/net/nicmem)"
-log "/proc/net/nicmem: $line"
+line=$("$BIN/nicmem-state" "$TX_IF") || fail "no NIC memory registered for $TX_IF: $(debug_providers)"
+log "nicmem-get: $line"
 [[ $(nicmem_field "$TX_IF" chunks) -eq 256 ]] || fail "expected 256 chunks of 64 KiB (16 MiB BAR)"
-[[ $(nicmem_field "$TX_IF" in_use) -eq 0 ]] || fail "fresh provider has chunks in use"
+[[ $(nicmem_field "$TX_IF" in-use) -eq 0 ]] || fail "fresh provider has chunks in use"
 
 # KUnit: the allocator suite ran at load and passed every case.
 dmesg | grep -E 'nicmem_allocator|# [a-z_]+\.speed' | grep -v speed | sed 's/^/  /'
@@ -24,21 +24,22 @@ cases=$(dmesg | grep -cE '^\[[ 0-9.]+\]     ok [0-9]+ ')
 ((cases >= 6)) || fail "only $cases KUnit cases passed"
 
 rmmod "$MODNAME" || fail "rmmod failed"
-grep -q "^$TX_IF " /proc/net/nicmem && fail "provider still registered after rmmod"
+has_provider "$TX_IF" && fail "provider still registered after rmmod"
+[[ -z $(debug_providers) ]] || fail "provider still listed in debugfs after rmmod: $(debug_providers)"
 dmesg | grep -q 'NIC memory provider unregistered' || fail "no unregister message"
 
 # Without the pairing parameter: a clear error, no provider, clean unload.
 dmesg -C
 insmod "$MODULE" || fail "insmod without parameters failed"
 dmesg | grep -q 'emu_ifindex not set' || fail "no clear error without emu_ifindex: $(dmesg | tail -3)"
-grep -q "^$TX_IF " /proc/net/nicmem && fail "provider registered without emu_ifindex"
+has_provider "$TX_IF" && fail "provider registered without emu_ifindex"
 rmmod "$MODNAME" || fail "rmmod failed"
 
 # A chunk size the core does not take: refused with a clear message.
 dmesg -C
 load_module chunk_size=1000 || fail "insmod failed"
 dmesg | grep -q 'chunk_size=1000 must be a power of two' || fail "bad chunk_size accepted: $(dmesg | tail -3)"
-grep -q "^$TX_IF " /proc/net/nicmem && fail "provider registered with a bad chunk size"
+has_provider "$TX_IF" && fail "provider registered with a bad chunk size"
 rmmod "$MODNAME" || fail "rmmod failed"
 
 # Small chunks (the MEMIC granularity) work too.

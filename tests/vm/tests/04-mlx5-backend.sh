@@ -28,22 +28,22 @@ log "provider bound to $bound"
 ls /sys/bus/auxiliary/devices/ | grep -q 'mlx5_core\.nicmem' && fail "an mlx5 offer on a VM without mlx5"
 dmesg | grep -q "ifindex $(cat "/sys/class/net/$TX_IF/ifindex"): 16384 KiB of device memory, 256 chunks of 65536 bytes" || fail "provider did not report its memory: $(dmesg | grep -i nicmem | tail -5)"
 # Only the emulated provider exists.
-rows=$(($(wc -l </proc/net/nicmem) - 1))
-((rows == 1)) || fail "expected one provider, found $rows: $(cat /proc/net/nicmem)"
-grep -q "^$TX_IF " /proc/net/nicmem || fail "emulated provider missing"
+rows=$(debug_providers | wc -l)
+((rows == 1)) || fail "expected one provider, found $rows: $(debug_providers)"
+has_provider "$TX_IF" || fail "emulated provider missing"
 rmmod "$MODNAME" || fail "rmmod failed"
 ls /sys/bus/auxiliary/devices/ | grep -q 'nicmem' && fail "offer left behind after rmmod: $(ls /sys/bus/auxiliary/devices/)"
 
 dmesg -C
 load_module mlx5=0 || fail "insmod mlx5=0 failed"
-grep -q "^$TX_IF " /proc/net/nicmem || fail "emulated provider missing with mlx5=0"
+has_provider "$TX_IF" || fail "emulated provider missing with mlx5=0"
 rmmod "$MODNAME" || fail "rmmod failed"
 
 dmesg -C
 load_module chunk_size=1000 || fail "insmod chunk_size=1000 failed"
 dmesg | grep -q 'chunk_size=1000 must be a power of two from 256 to 65536' || fail "no clear error for a bad chunk size: $(dmesg | tail -3)"
-rows=$(($(wc -l </proc/net/nicmem) - 1))
-((rows == 0)) || fail "a provider registered with a bad chunk size: $(cat /proc/net/nicmem)"
+rows=$(debug_providers | wc -l)
+((rows == 0)) || fail "a provider registered with a bad chunk size: $(debug_providers)"
 rmmod "$MODNAME" || fail "rmmod failed"
 
 # scripts/nicmem-hwcheck on a host whose port to the peer is not mlx5.

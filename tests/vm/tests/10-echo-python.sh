@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../lib/env.sh"
 PORT=7010
 load_module || fail "insmod failed"
-before=$(nicmem_field "$TX_IF" tx_bytes)
+before=$(nicmem_field "$TX_IF" tx-bytes)
 rx python3 "$NICMEM_REPO/examples/python/echo_server.py" $PORT >/tmp/echo_server.log 2>&1 &
 wait_listen $PORT
 msg="hello from NIC memory $RANDOM"
@@ -15,5 +15,5 @@ echo "$out"
 grep -qx "echoed: $msg" <<<"$out" || fail "wrong echo"
 n=$(sed -n 's/.*nicmem_bytes=\([0-9]*\).*/\1/p' <<<"$out")
 [[ $n -eq ${#msg} ]] || fail "socket counter says $n bytes from NIC memory, sent ${#msg}"
-after=$(nicmem_field "$TX_IF" tx_bytes)
-((after - before == ${#msg})) || fail "/proc/net/nicmem tx_bytes grew by $((after - before)), expected ${#msg}"
+after=$(nicmem_field "$TX_IF" tx-bytes)
+((after - before == ${#msg})) || fail "nicmem-get tx-bytes grew by $((after - before)), expected ${#msg}"

@@ -23,7 +23,7 @@ ppid=$!
 # senders under TCG.
 in_use=0 nic=absent
 for _ in $(seq 1 40); do
-	in_use=$(nicmem_field "$TX_IF" in_use)
+	in_use=$(nicmem_field "$TX_IF" in-use)
 	nic=$(host_has_pattern "$pat_nic")
 	[[ $nic == found ]] && ((in_use > 0)) && break
 	sleep 0.1

@@ -13,6 +13,6 @@ t0=$(date +%s)
 rmmod "$MODNAME" || fail "rmmod failed"
 log "rmmod with $in_use chunks in flight returned after $(($(date +%s) - t0))s"
 wait $spid || fail "stream corrupted across rmmod"
-grep -q "^$TX_IF " /proc/net/nicmem && fail "provider still registered"
+has_provider "$TX_IF" && fail "provider still registered"
 # The socket fell back to host memory once the provider was gone.
 log "$(grep nicmem /tmp/send.7170)"

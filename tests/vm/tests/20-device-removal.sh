@@ -47,7 +47,7 @@ wait_in_use_zero -
 t0=$(date +%s)
 rmmod "$MODNAME" || fail "rmmod failed"
 log "rmmod returned after $(($(date +%s) - t0))s"
-grep -q '^- ' /proc/net/nicmem && fail "revoked provider still listed after rmmod"
+debug_providers | grep -q '^- ' && fail "revoked provider still listed after rmmod"
 if dmesg | grep -qE 'BUG|WARNING|Oops|refcount_t'; then
 	fail "kernel problem: $(dmesg | grep -E 'BUG|WARNING|Oops|refcount_t' | head -3)"
 fi

@@ -32,10 +32,10 @@ restore
 nb0=$(tcpext TCPNicmemTxBytes)
 xstream_start 7222 "--rcvbuf 65536 --delay 3" -- --bytes $((16 << 20)) --flags nicmem --seed 33 --sndbuf 4194304
 for i in $(seq 1 50); do
-	(($(nicmem_field "$TX_IF" in_use) > 0)) && break
+	(($(nicmem_field "$TX_IF" in-use) > 0)) && break
 	sleep 0.1
 done
-(($(nicmem_field "$TX_IF" in_use) > 0)) || fail "nothing in NIC memory before tx off"
+(($(nicmem_field "$TX_IF" in-use) > 0)) || fail "nothing in NIC memory before tx off"
 ethtool -K "$TX_IF" tx off || fail "ethtool -K tx off"
 wait_pid_for "$XSPID" 90 || fail "tx off mid-stream: sender stalled: $(cat /tmp/send.7222)"
 if wait "$XSPID"; then

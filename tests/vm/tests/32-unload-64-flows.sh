@@ -43,4 +43,4 @@ for i in $(seq 0 63); do
 done
 pkill -f 'nicmem-stream recv' 2>/dev/null
 log "64 flows: $intact intact, $aborted aborted (ECONNABORTED)"
-[[ -z $(tail -n +2 /proc/net/nicmem) ]] || fail "provider still listed: $(cat /proc/net/nicmem)"
+[[ -z $(debug_providers) ]] || fail "provider still listed: $(debug_providers)"

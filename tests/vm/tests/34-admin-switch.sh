@@ -17,7 +17,8 @@ echo 0 >"$sw" || fail "cannot turn NIC memory off"
 stream 7340 $((1 << 20)) --flags nicmem --seed 340
 (($(sent_nicmem 7340) == 0)) || fail "NIC memory used while turned off"
 (($(sent_reason 7340 no_provider) == 1 << 20)) || fail "not counted as no_provider: $(grep nicmem /tmp/send.7340)"
-grep -q "^$TX_IF " /proc/net/nicmem || fail "provider gone while turned off"
+has_provider "$TX_IF" || fail "provider gone while turned off"
+[[ $(nicmem_field "$TX_IF" enabled) == 0 ]] || fail "nicmem-get does not report the device as disabled: $("$BIN/nicmem-state" "$TX_IF")"
 echo 1 >"$sw" || fail "cannot turn NIC memory on"
 stream 7341 $((1 << 20)) --flags nicmem --seed 341
 (($(sent_nicmem 7341) > 0)) || fail "NIC memory not used after turning it on"

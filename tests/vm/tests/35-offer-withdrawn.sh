@@ -35,7 +35,7 @@ dmesg | grep -q 'NIC memory offer withdrawn, revoking its NIC memory' || fail "n
 held=$(dmesg | sed -n 's/.*NIC memory revoked; \([0-9]*\) chunks held.*/\1/p' | tail -1)
 ((${held:-0} > 0)) || fail "no chunk held at revocation: $(dmesg | grep revoked)"
 ls /sys/bus/auxiliary/devices/ | grep -q '^mlx5_nicmem\.nicmem\.' && fail "offer still there after unbind"
-grep -q "^$TX_IF " /proc/net/nicmem && fail "provider still registered after the offer was withdrawn: $(cat /proc/net/nicmem)"
+has_provider "$TX_IF" && fail "provider still registered after the offer was withdrawn: $(debug_providers)"
 ip link show "$TX_IF" >/dev/null || fail "$TX_IF went away with the offer"
 
 # The connection whose data was in NIC memory is aborted, not stalled.
@@ -51,11 +51,11 @@ no_kernel_problem
 # The NIC driver offers again; the provider binds; a stream is intact.
 dmesg -C
 echo "$ivshmem" >"$drv/bind" || fail "bind failed"
-grep -q "^$TX_IF " /proc/net/nicmem || fail "no provider after the offer was made again: $(dmesg | grep -i nicmem | tail -5)"
+has_provider "$TX_IF" || fail "no provider after the offer was made again: $(dmesg | grep -i nicmem | tail -5)"
 dmesg | grep -q 'KiB of device memory, 256 chunks of 65536 bytes' || fail "provider did not bind to the new offer: $(dmesg | tail -5)"
-sent0=$(nicmem_field "$TX_IF" tx_bytes)
+sent0=$(nicmem_field "$TX_IF" tx-bytes)
 xstream 7351 $((4 << 20)) "" -- --flags nicmem --seed 351
-sent=$(($(nicmem_field "$TX_IF" tx_bytes) - sent0))
+sent=$(($(nicmem_field "$TX_IF" tx-bytes) - sent0))
 ((sent >= 4 << 20)) || fail "the new stream sent only $sent bytes from NIC memory"
 wait_in_use_zero "$TX_IF"
 no_kernel_problem
