@@ -138,14 +138,22 @@ kernel_config() {
 # on). Written for '||' and 'if' contexts: no step relies on 'set -e'.
 # What the process tree walk of the exit trap misses (the job's own
 # subshell already gone, as when a signal reaches every process of the
-# script): a make of this cache's build directory is found by its command
-# line; only by the run that holds the cache lock (a verb that takes no
-# lock, such as export, must not stop another run's build).
+# script): a make of this cache's build directory, found by its command
+# line and by its root directory, which is this cache's build root (every
+# cache's build root has the same paths inside, and another cache's run on
+# this machine must keep its build); only by the run that holds the cache
+# lock (a verb that takes no lock, such as export, must not stop a build).
 kmake_kill() {
 	[[ -n $CACHE_LOCKED ]] || return 0
-	pkill -TERM -f -- "make -C $BR_WORK/linux O=$BR_WORK/$KB_DIR" 2>/dev/null || true
-	pkill -TERM -f -- "$BR_WORK/$KB_DIR -f $BR_WORK/linux/" 2>/dev/null || true
-	pkill -TERM -f -- "make -f $BR_WORK/linux/scripts/Makefile.build" 2>/dev/null || true
+	local br pid pat
+	br=$(readlink -f "$NICMEM_BR") || return 0
+	for pat in "make -C $BR_WORK/linux O=$BR_WORK/$KB_DIR" "$BR_WORK/$KB_DIR -f $BR_WORK/linux/" \
+		"make -f $BR_WORK/linux/scripts/Makefile.build"; do
+		for pid in $(pgrep -f -- "$pat" 2>/dev/null); do
+			[[ $(readlink "/proc/$pid/root" 2>/dev/null) == "$br" ]] && kill -TERM "$pid" 2>/dev/null
+		done
+	done
+	return 0
 }
 AT_EXIT+=(kmake_kill)
 
