@@ -10,7 +10,7 @@
 GUEST_INIT=/nicmem/guest-init
 GUEST_TARGET=$NICMEM_WORK/guest/target
 NICMEM_MEM_SIZE=${NICMEM_MEM_SIZE:-16M}
-# The whole guest run; the suite takes about 31 min on the 2-core TCG machine.
+# The whole guest run; the suite takes about 37 min on the 2-core TCG machine.
 NICMEM_VM_TIMEOUT=${NICMEM_VM_TIMEOUT:-3300}
 
 cmd_guest() {
