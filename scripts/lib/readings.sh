@@ -6,7 +6,7 @@
 # the userspace workspace) for the netlink reads.
 
 nicmem_field() { # nicmem_field <iface> <field>: netdev netlink nicmem-get (in-use, tx-bytes, ...); empty without a provider
-	"${NICMEM_STATE:-$BIN/nicmem-state}" "$1" "$2" || true
+	"$BIN/nicmem-state" "$1" "$2" || true
 }
 
 nicmem_debug_field() { # nicmem_debug_field <iface|-> <column>: from /sys/kernel/debug/nicmem ("-": a provider whose device is gone)
