@@ -10,9 +10,10 @@
 #   nicmem-bench stream           plain, MSG_NICMEM and MSG_ZEROCOPY (netperf
 #                                 cannot read zerocopy completions)
 #
-# Modes are interleaved (the order rotates at every point), each point is
-# repeated BENCH_REPS times, and every run records the TcpExt NIC memory
-# counters.
+# Sizes and modes run in a seeded random order, shuffled again for every
+# repetition (bench/order.sh), each point is repeated BENCH_REPS times, the
+# sender runs on SENDER_CPU (the peer on another), and every run records
+# the TcpExt NIC memory counters.
 #
 #   bench/measure.sh <out-dir>
 #
@@ -24,10 +25,13 @@
 set -uo pipefail
 # shellcheck source=scripts/lib/readings.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/readings.sh"
+# shellcheck source=bench/order.sh
+source "$(dirname "${BASH_SOURCE[0]}")/order.sh"
 out=${1:?usage: bench/measure.sh <out-dir>}
 : "${PEER:?PEER must name the peer address}" "${BIN:?BIN must name the directory of the userspace binaries}"
 mkdir -p "$out"
-REPS=${BENCH_REPS:-3}
+REPS=${BENCH_REPS:-5}
+CPU=${SENDER_CPU:-0}
 SECS=${BENCH_SECONDS:-2}
 STREAM_SIZES=${BENCH_STREAM_SIZES:-"64 256 1024 4096 16384 65536 262144 1048576"}
 RR_SIZES=${BENCH_RR_SIZES:-"1 64 1024 4096"}
@@ -59,7 +63,7 @@ netperf_run() { # netperf_run <test> <mode> <size> <rep>
 		args=(-r "$size,$size")
 	fi
 	read -r -a c0 <<<"$(counters)"
-	line=$("${pre[@]}" netperf -P 0 -H "$PEER" -p 12865 -t "$test" -l "$SECS" -c -- "${args[@]}" \
+	line=$("${pre[@]}" taskset -c "$CPU" netperf -P 0 -H "$PEER" -p 12865 -t "$test" -l "$SECS" -c -- "${args[@]}" \
 		-o THROUGHPUT,THROUGHPUT_UNITS,LOCAL_CPU_UTIL,LOCAL_SD,SD_UNITS 2>/dev/null | tail -n1)
 	read -r -a c1 <<<"$(counters)"
 	[[ -n $line ]] || {
@@ -73,7 +77,7 @@ netperf_run() { # netperf_run <test> <mode> <size> <rep>
 bench_run() { # bench_run <mode> <size> <rep>
 	local c0 c1 line
 	read -r -a c0 <<<"$(counters)"
-	line=$("$BIN/nicmem-bench" stream "$PEER:7900" --mode "$1" --size "$2" --seconds "$SECS" 2>/dev/null)
+	line=$(taskset -c "$CPU" "$BIN/nicmem-bench" stream "$PEER:7900" --mode "$1" --size "$2" --seconds "$SECS" 2>>"$out/stream.err")
 	read -r -a c1 <<<"$(counters)"
 	[[ -n $line ]] || {
 		echo "# nicmem-bench $1 $2 failed" >&2
@@ -83,28 +87,23 @@ bench_run() { # bench_run <mode> <size> <rep>
 	echo "nicmem-bench,STREAM,$mode,$size,$3,$mbit,10^6bits/s,$util,$sd,us/KB,$((c1[0] - c0[0])),$((c1[1] - c0[1]))" >>"$csv"
 }
 
-rotate() { # rotate <n> <items...>: the items, rotated left n times
-	local n=$1
-	shift
-	local a=("$@") k
-	k=$((n % ${#a[@]}))
-	echo "${a[@]:k}" "${a[@]:0:k}"
-}
-
-i=0
 for rep in $(seq 1 "$REPS"); do
-	for size in $STREAM_SIZES; do
-		i=$((i + 1))
+	# shellcheck disable=SC2086 # one word per size
+	shuffle $STREAM_SIZES
+	for size in "${SHUF[@]}"; do
 		echo "# rep $rep/$REPS stream size $size"
-		for mode in $(rotate $i plain nicmem zerocopy); do
+		shuffle plain nicmem zerocopy
+		for mode in "${SHUF[@]}"; do
 			bench_run "$mode" "$size" "$rep"
 			[[ $mode != zerocopy ]] && netperf_run TCP_STREAM "$mode" "$size" "$rep"
 		done
 	done
-	for size in $RR_SIZES; do
-		i=$((i + 1))
+	# shellcheck disable=SC2086
+	shuffle $RR_SIZES
+	for size in "${SHUF[@]}"; do
 		echo "# rep $rep/$REPS rr size $size"
-		for mode in $(rotate $i plain nicmem); do
+		shuffle plain nicmem
+		for mode in "${SHUF[@]}"; do
 			netperf_run TCP_RR "$mode" "$size" "$rep"
 		done
 	done
@@ -118,7 +117,7 @@ if [[ -n $PERF && -z ${BENCH_NO_PROFILE:-} ]]; then
 			echo "# profile $mode $size"
 			f=$out/profile-$mode-$size.txt
 			"$PERF" record -q -a -g -e cpu-clock -o /tmp/perf.data -- \
-				"$BIN/nicmem-bench" stream "$PEER:7900" --mode "$mode" --size $size --seconds 3 \
+				taskset -c "$CPU" "$BIN/nicmem-bench" stream "$PEER:7900" --mode "$mode" --size $size --seconds 3 \
 				>"$f" 2>/dev/null
 			"$PERF" report -q -i /tmp/perf.data --stdio --no-children --sort sym \
 				--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$f"

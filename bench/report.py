@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Turn bench/results/results.csv into results.md (medians, spreads, ratios
-to plain send) and results.svg (throughput and service demand vs size, one
-line per mode). Standard library only.
+"""Turn a benchmark's results into results.md and results.svg:
 
-    python3 bench/report.py bench/results
+- count.csv + insn.log (bench/count.sh and the QEMU plugin
+  bench/insn/nicmem-insn.c): guest instructions per payload byte (streams)
+  and per transaction (RR), for the whole guest and for the sender's CPU,
+  kernel and user apart; ratios to plain send;
+- results.csv (bench/measure.sh): throughput and service demand, medians
+  with 95% bootstrap intervals, ratios to plain send.
+
+Standard library only.
+
+    python3 bench/report.py <results-dir>
 """
 import csv
 import math
+import random
 import statistics
 import sys
 from collections import defaultdict
@@ -26,24 +34,138 @@ def load(path):
     return groups
 
 
+BOOT = 2000
+
+
+def bootstrap_median(vals, rng):
+    """95% percentile-bootstrap interval of the median."""
+    if len(vals) < 2:
+        return vals[0], vals[0]
+    meds = sorted(statistics.median(rng.choices(vals, k=len(vals))) for _ in range(BOOT))
+    return meds[int(0.025 * BOOT)], meds[int(0.975 * BOOT) - 1]
+
+
 def summary(rows, field):
+    """(median, low, high, n): the median and its 95% bootstrap interval."""
     vals = [float(r[field]) for r in rows if r[field] not in ("", "nan")]
     if not vals:
         return None
-    return statistics.median(vals), min(vals), max(vals), len(vals)
+    lo, hi = bootstrap_median(vals, random.Random(1))
+    return statistics.median(vals), lo, hi, len(vals)
 
 
 def fmt(stat, digits=1):
     if stat is None:
         return "-"
     med, lo, hi, _ = stat
-    return f"{med:.{digits}f} ({lo:.{digits}f}-{hi:.{digits}f})"
+    return f"{med:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def ratio(a, b):
-    if a is None or b is None or b[0] == 0:
+def values(rows, field):
+    return [float(r[field]) for r in rows if r[field] not in ("", "nan")]
+
+
+def ratio(rows_a, rows_b, field):
+    """Ratio of the medians of a to b, with a 95% bootstrap interval."""
+    a, b = values(rows_a, field), values(rows_b, field)
+    if not a or not b or statistics.median(b) == 0:
         return "-"
-    return f"{a[0] / b[0]:.2f}"
+    r = statistics.median(a) / statistics.median(b)
+    if len(a) < 2 or len(b) < 2:
+        return f"{r:.2f}"
+    rng = random.Random(2)
+    rs = []
+    for _ in range(BOOT):
+        mb = statistics.median(rng.choices(b, k=len(b)))
+        if mb:
+            rs.append(statistics.median(rng.choices(a, k=len(a))) / mb)
+    rs.sort()
+    return f"{r:.2f} [{rs[int(0.025 * len(rs))]:.2f}, {rs[int(0.975 * len(rs)) - 1]:.2f}]"
+
+
+def load_counts(d):
+    """Runs of count.csv, each with the instruction counts between its two
+    markers: {"total", "sender_k", "sender_u", "peer"} added to the row.
+    The k-th completed start/end pair of insn.log is the k-th row."""
+    cpath, ipath = d / "count.csv", d / "insn.log"
+    if not cpath.exists() or not ipath.exists():
+        return []
+    with open(cpath, newline="") as f:
+        rows = list(csv.DictReader(f))
+    pairs, start = [], None
+    for line in ipath.read_text().splitlines():
+        w = line.split()
+        if len(w) < 5 or w[0] != "mark":
+            continue
+        tag, vcpu, n = int(w[2]), int(w[3]), int(w[4])
+        counts = [(int(w[5 + 2 * i]), int(w[6 + 2 * i])) for i in range(n)]
+        if tag == 1:
+            start = (vcpu, counts)
+        elif tag == 2 and start is not None:
+            pairs.append((start[0], start[1], counts))
+            start = None
+    if len(pairs) != len(rows):
+        sys.exit(f"report: {len(rows)} runs in count.csv but {len(pairs)} marker pairs in insn.log")
+    for row, (vcpu, c0, c1) in zip(rows, pairs):
+        dk = [c1[i][0] - c0[i][0] for i in range(len(c0))]
+        du = [c1[i][1] - c0[i][1] for i in range(len(c0))]
+        row["total"] = sum(dk) + sum(du)
+        row["sender_k"], row["sender_u"] = dk[vcpu], du[vcpu]
+        row["peer"] = row["total"] - dk[vcpu] - du[vcpu]
+    return [r for r in rows if r["rep"] != "0"]
+
+
+def count_table(runs, kind, modes):
+    """Instructions per byte (stream) or per transaction (rr), medians over
+    the repetitions with their spread (max-min, % of the median)."""
+    per = "B" if kind == "stream" else "transaction"
+    sel = [r for r in runs if r["kind"] == kind]
+    sizes = sorted({int(r["size"]) for r in sel})
+    if not sizes:
+        return []
+
+    def per_unit(r, field):
+        return r[field] / int(r["work"])
+
+    head = ["size"] + [f"{m} insn/{per}" for m in modes]
+    head += [f"{m}/plain" for m in modes[1:]]
+    head += [f"sender CPU {m} kernel+user" for m in modes]
+    head += [f"sender CPU {m}/plain" for m in modes[1:]]
+    head += ["NIC memory share (nicmem)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    digits = 2 if kind == "stream" else 0
+    for size in sizes:
+        med = {}
+        cells = [human(size)]
+        for field in ("total", "sender"):
+            for m in modes:
+                rs = [r for r in sel if r["mode"] == m and int(r["size"]) == size]
+                if field == "sender":
+                    vals = [(r["sender_k"] + r["sender_u"]) / int(r["work"]) for r in rs]
+                    ks = [per_unit(r, "sender_k") for r in rs]
+                    us = [per_unit(r, "sender_u") for r in rs]
+                else:
+                    vals = [per_unit(r, "total") for r in rs]
+                if not vals:
+                    med[(field, m)] = None
+                    cells.append("-")
+                    continue
+                mv = statistics.median(vals)
+                med[(field, m)] = mv
+                spread = 100 * (max(vals) - min(vals)) / mv if mv else 0
+                if field == "sender":
+                    cells.append(f"{mv:.{digits}f} ({statistics.median(ks):.{digits}f}+{statistics.median(us):.{digits}f})")
+                else:
+                    cells.append(f"{mv:.{digits}f} ±{spread / 2:.1f}%")
+            for m in modes[1:]:
+                a, b = med.get((field, m)), med.get((field, "plain"))
+                cells.append(f"{a / b:.3f}" if a and b else "-")
+        rs = [r for r in sel if r["mode"] == "nicmem" and int(r["size"]) == size]
+        nb = sum(int(r["nicmem_bytes"]) for r in rs)
+        fb = sum(int(r["fallback_bytes"]) for r in rs)
+        cells.append(f"{100 * nb / (nb + fb):.0f}%" if nb + fb else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def human(size):
@@ -68,13 +190,12 @@ def table(groups, tool, test, modes):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for size in sizes:
         cells = [human(size)]
-        stats = {}
+        rows = {m: groups.get((tool, test, m, size), []) for m in modes}
         for m in modes:
-            rows = groups.get((tool, test, m, size), [])
-            stats[m] = (summary(rows, "throughput"), summary(rows, "service_demand"))
-            cells += [fmt(stats[m][0]), fmt(stats[m][1], 2)]
+            cells += [fmt(summary(rows[m], "throughput")), fmt(summary(rows[m], "service_demand"), 2)]
         for m in modes[1:]:
-            cells += [ratio(stats[m][0], stats["plain"][0]), ratio(stats[m][1], stats["plain"][1])]
+            cells += [ratio(rows[m], rows["plain"], "throughput"),
+                      ratio(rows[m], rows["plain"], "service_demand")]
         rows = groups.get((tool, test, "nicmem", size), [])
         nb = sum(int(r["nicmem_bytes"]) for r in rows)
         fb = sum(int(r["fallback_bytes"]) for r in rows)
@@ -128,18 +249,35 @@ def svg_panel(groups, tool, test, field, title, x0, y0, w, h, modes):
 
 def main():
     d = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
-    groups = load(d / "results.csv")
+    groups = load(d / "results.csv") if (d / "results.csv").exists() else {}
+    runs = load_counts(d)
     env = (d / "environment.txt").read_text() if (d / "environment.txt").exists() else ""
     md = ["# NICMEM benchmark results", "",
           "Generated by `scripts/nicmem bench` (bench/run-guest.sh, bench/report.py); do not edit.",
-          "Emulated device under QEMU TCG: compare ratios measured side by side, not absolute numbers.",
-          "Cells: median (min-max) over the repetitions. SD = local CPU service demand (lower is better).", "",
+          "Emulated device under QEMU TCG: compare ratios measured side by side, not absolute numbers.", "",
           "```", env.strip(), "```", ""]
-    md += ["## TCP_STREAM, nicmem-bench (plain, MSG_NICMEM, MSG_ZEROCOPY)", ""]
+    if runs:
+        reps = len({r["rep"] for r in runs})
+        md += ["## Guest instructions (QEMU plugin, exact counts)", "",
+               "Fixed work between two markers (bench/count.sh): a stream of a fixed number of bytes",
+               "until the sink has them all, or a fixed number of request/response transactions.",
+               "insn/B: instructions of the whole guest (both vCPUs) per payload byte; sender CPU:",
+               "the vCPU of the sender and of its NIC's interrupts, kernel+user in parentheses.",
+               f"Medians of {reps} repetitions in a seeded random order; ± is half the spread",
+               "(max-min) in % of the median: TCP's timing (ACK and segment patterns) is all that",
+               "moves a count. Lower is better.", "",
+               "### Streams, per payload byte", ""]
+        md += count_table(runs, "stream", MODES) + [""]
+        md += ["### Request/response, per transaction", ""]
+        md += count_table(runs, "rr", MODES) + [""]
+    md += ["## Time-based (netperf and nicmem-bench)", "",
+           "Cells: median [95% bootstrap interval] over the repetitions. SD = local CPU service",
+           "demand (lower is better). Ratios: median over median, with a 95% bootstrap interval.", ""]
+    md += ["### TCP_STREAM, nicmem-bench (plain, MSG_NICMEM, MSG_ZEROCOPY)", ""]
     md += table(groups, "nicmem-bench", "STREAM", MODES) + [""]
-    md += ["## TCP_STREAM, netperf (plain, MSG_NICMEM through libnicmem_preload.so)", ""]
+    md += ["### TCP_STREAM, netperf (plain, MSG_NICMEM through libnicmem_preload.so)", ""]
     md += table(groups, "netperf", "TCP_STREAM", MODES[:2]) + [""]
-    md += ["## TCP_RR, netperf (MSG_ZEROCOPY has no request/response mode)", ""]
+    md += ["### TCP_RR, netperf (MSG_ZEROCOPY has no request/response mode)", ""]
     md += table(groups, "netperf", "TCP_RR", MODES[:2]) + [""]
     (d / "results.md").write_text("\n".join(md) + "\n")
 

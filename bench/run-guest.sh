@@ -3,8 +3,11 @@
 #
 # The benchmark inside the guest ('scripts/nicmem bench'): sets up the
 # emulated wire, the NIC memory provider and the servers behind the second
-# NIC, then runs bench/measure.sh against them. Output: $1/results.csv,
-# profiles and environment.txt.
+# NIC, pins the sender side to CPU 0 and the peer side to CPU 1 (processes
+# and the interrupts of each NIC), then runs the instruction counts
+# (bench/count.sh, when QEMU has the counting plugin loaded) and the
+# time-based comparison (bench/measure.sh). Output in $1: count.csv,
+# results.csv, profiles and guest.env.
 set -uo pipefail
 source /nicmem/repo/tests/vm/lib/env.sh
 out=${1:-/nicmem/out/bench}
@@ -12,22 +15,49 @@ mkdir -p "$out"
 # BENCH_* settings given to 'scripts/nicmem bench' on the host.
 # shellcheck source=/dev/null
 [[ -f /nicmem/out/bench.env ]] && source /nicmem/out/bench.env
+SENDER_CPU=0 PEER_CPU=1
+(($(nproc) >= 2)) || {
+	echo "bench: the guest has $(nproc) CPU; sender and peer need one each" >&2
+	exit 1
+}
 
 (nicmem_net_setup) || exit 1
 source /tmp/nicmem-ifaces
 load_module || exit 1
-rx netserver -p 12865 >/dev/null 2>&1
-rx "$BIN/nicmem-bench" sink 0.0.0.0:7900 >/dev/null 2>&1 &
+
+# pin_irqs <cpu> [ns-exec...] <iface>: the interrupts of a virtio-net NIC
+# (its PCI function's MSI-X vectors) go to <cpu>.
+pin_irqs() {
+	local cpu=$1 dev irq
+	shift
+	dev=$("$@" readlink -f "/sys/class/net/${*: -1}/device") || return 1
+	dev=${dev%/virtio*}
+	for irq in $(ls "$dev/msi_irqs"); do
+		echo "$cpu" >"/proc/irq/$irq/smp_affinity_list" || return 1
+	done
+}
+pin_irqs "$SENDER_CPU" env "$TX_IF" || echo "bench: cannot pin the interrupts of $TX_IF" >&2
+pin_irqs "$PEER_CPU" ip netns exec "$RX_NS" "$RX_IF" || echo "bench: cannot pin the interrupts of $RX_IF" >&2
+
+rx taskset -c "$PEER_CPU" netserver -p 12865 >/dev/null 2>&1
+rx taskset -c "$PEER_CPU" "$BIN/nicmem-bench" sink 0.0.0.0:7900 >/dev/null 2>&1 &
+rx taskset -c "$PEER_CPU" "$BIN/nicmem-bench" echo 0.0.0.0:7901 >/dev/null 2>&1 &
 wait_listen 12865
 wait_listen 7900
+wait_listen 7901
 
-PEER=$RX_ADDR BIN=$BIN /nicmem/repo/bench/measure.sh "$out"
+if [[ ${BENCH_COUNT:-} == 1 ]]; then
+	PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/count.sh "$out"
+fi
+if [[ ${BENCH_TIMED:-1} == 1 ]]; then
+	PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/measure.sh "$out"
+fi
 
 {
 	echo "kernel=$(uname -r)"
-	echo "cpus=$(nproc)"
-	echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-3}"
-	echo "nic=$TX_IF -> $RX_IF (virtio-net, QEMU $(cat /sys/class/dmi/id/product_name 2>/dev/null || echo pc))"
-	"$BIN/nicmem-state" "$TX_IF" | sed 's/^/nicmem=/'
-} >"$out/environment.txt"
+	echo "guest_cpus=$(nproc) sender_cpu=$SENDER_CPU peer_cpu=$PEER_CPU"
+	echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-5} count_reps=${BENCH_COUNT_REPS:-3} seed=${BENCH_SEED:-1}"
+	echo "nic=$TX_IF -> $RX_IF (virtio-net on vnet_hdr taps, QEMU $(cat /sys/class/dmi/id/product_name 2>/dev/null || echo pc))"
+	echo "nicmem=$("$BIN/nicmem-state" "$TX_IF" | tr '\n' ' ')"
+} >"$out/guest.env"
 nicmem_cleanup >/dev/null 2>&1

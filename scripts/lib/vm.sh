@@ -111,7 +111,8 @@ vm_run() {
 	truncate -s "$NICMEM_MEM_SIZE" "$VM_OUT/nicmem.bin"
 	# Benchmark settings reach the guest through its output directory.
 	local v
-	for v in BENCH_REPS BENCH_SECONDS BENCH_STREAM_SIZES BENCH_RR_SIZES BENCH_NO_PROFILE; do
+	for v in BENCH_REPS BENCH_SECONDS BENCH_STREAM_SIZES BENCH_RR_SIZES BENCH_NO_PROFILE \
+		BENCH_SEED BENCH_COUNT BENCH_TIMED BENCH_COUNT_REPS BENCH_COUNT_BYTES BENCH_COUNT_TRANSACTIONS; do
 		if [[ -n ${!v:-} ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
 	done >"$VM_OUT/bench.env"
 	# -cpu max offers LA57 under TCG; the kernel then uses 5-level paging,
@@ -134,6 +135,8 @@ vm_run() {
 		-object "memory-backend-file,id=nicmem,share=on,mem-path=$out/nicmem.bin,size=$NICMEM_MEM_SIZE"
 		-device ivshmem-plain,memdev=nicmem,addr=0x6
 	)
+	# The benchmark's instruction counter (scripts/lib/bench.sh).
+	if [[ -n ${VM_PLUGIN:-} ]]; then qemu+=(-plugin "$VM_PLUGIN,out=$out/insn.log"); fi
 	vm_net_up
 	VM_RC=0
 	if [[ $mode == shell ]]; then
@@ -437,16 +440,4 @@ cmd_demo() {
 	vm_boot_checked demo "$*"
 	sed -n '/NICMEM-DEMO-BEGIN/,/NICMEM-DEMO-END/p' "$VM_OUT/console.log" | sed '1d;$d' | tr -d '\r'
 	step_end demo
-}
-
-cmd_bench() {
-	step_begin bench
-	vm_boot_checked bench "$*"
-	[[ -f $VM_OUT/bench/results.csv ]] || die "benchmark produced no results in $VM_OUT/bench"
-	rm -rf "$NICMEM_REPO/bench/results"
-	mkdir -p "$NICMEM_REPO/bench/results"
-	cp "$VM_OUT"/bench/* "$NICMEM_REPO/bench/results/"
-	br_run python3 "$BR_REPO/bench/report.py" "$BR_REPO/bench/results" >&2
-	msg "results: bench/results/results.md (table), results.svg (plot), results.csv (raw)"
-	step_end bench
 }

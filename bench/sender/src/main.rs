@@ -1,24 +1,38 @@
 // SPDX-License-Identifier: GPL-2.0
-//! `nicmem-bench`: the benchmark's own TCP_STREAM, for the mode netperf
-//! cannot do (MSG_ZEROCOPY needs its completions read from the error queue)
-//! and for all three modes side by side.
+//! `nicmem-bench`: the benchmark's own sender, for the mode netperf cannot
+//! do (MSG_ZEROCOPY needs its completions read from the error queue), for
+//! all three modes side by side, and for the instruction counts of
+//! `scripts/nicmem bench` (fixed work between two markers that the QEMU
+//! plugin `bench/insn/nicmem-insn.c` counts).
 //!
 //! ```text
 //! nicmem-bench sink <addr:port>
-//!     accept connections forever, discard what they send
+//!     accept connections forever, discard what they send, close at EOF
+//! nicmem-bench echo <addr:port>
+//!     accept connections forever, send back what they send
 //! nicmem-bench stream <addr:port> --mode plain|nicmem|zerocopy --size S --seconds T
 //!     send S-byte messages for T seconds, print one CSV line:
 //!     mode,size,bytes,seconds,mbit_s,cpu_util_pct,service_demand_us_per_kb,nicmem_bytes,fallback_bytes
+//! nicmem-bench count <addr:port> --mode M --size S --bytes N
+//!     to a sink: marker 1, N bytes in S-byte sends, until the sink has
+//!     them all (its FIN), marker 2; print one CSV line:
+//!     mode,size,bytes,sends,nicmem_bytes,fallback_bytes,zc_copied_sends
+//! nicmem-bench rr <addr:port> --mode M --size S --transactions T
+//!     to an echo server: marker 1, T transactions of S bytes each way,
+//!     marker 2; print mode,size,transactions,nicmem_bytes,fallback_bytes
 //! ```
 //! CPU is measured like `netperf -c`: system-wide busy time from
 //! /proc/stat over the run; service demand is CPU microseconds per KiB sent.
 
+mod marker;
+mod zerocopy;
+
 use libnicmem::{exit_code, send, setsockopt_int, TcpNicmemInfo, MSG_NICMEM};
-use std::io::{self, Read};
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
+use zerocopy::Completions;
 
 /// Busy and total jiffies of all CPUs from a /proc/stat "cpu" line.
 fn cpu_times(stat: &str) -> Option<(u64, u64)> {
@@ -69,75 +83,81 @@ fn sink(addr: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// `ee_origin` of MSG_ZEROCOPY completions (include/uapi/linux/errqueue.h).
-const SO_EE_ORIGIN_ZEROCOPY: u8 = 5;
-
-/// Reads MSG_ZEROCOPY completions; returns how many sends completed.
-fn drain_errqueue(s: &TcpStream) -> u64 {
-    let mut done = 0u64;
-    loop {
-        let mut control = [0u64; 16];
-        // SAFETY: all-zero msghdr is valid; we point it at `control`.
-        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        // SAFETY: `msg` is valid; MSG_ERRQUEUE reads no data.
-        let r = unsafe {
-            libc::recvmsg(
-                s.as_raw_fd(),
-                &mut msg,
-                libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-            )
-        };
-        if r < 0 {
-            return done;
-        }
-        // SAFETY: the kernel filled `msg`; CMSG_FIRSTHDR walks its control.
-        let cm = unsafe { libc::CMSG_FIRSTHDR(&msg) };
-        if !cm.is_null() {
-            // SAFETY: the cmsg of a zerocopy completion carries a sock_extended_err.
-            let err = unsafe { &*(libc::CMSG_DATA(cm) as *const libc::sock_extended_err) };
-            if err.ee_origin == SO_EE_ORIGIN_ZEROCOPY {
-                done += u64::from(err.ee_data.wrapping_sub(err.ee_info)) + 1;
+fn echo(addr: &str) -> io::Result<()> {
+    let l = TcpListener::bind(addr)?;
+    println!("echo on {}", l.local_addr()?);
+    for s in l.incoming() {
+        let mut s = s?;
+        s.set_nodelay(true)?;
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 20];
+            while let Ok(n @ 1..) = s.read(&mut buf) {
+                if s.write_all(&buf[..n]).is_err() {
+                    break;
+                }
             }
+        });
+    }
+    Ok(())
+}
+
+/// The send flags of a mode; sets SO_ZEROCOPY for "zerocopy".
+fn mode_flags(s: &TcpStream, mode: &str) -> io::Result<i32> {
+    match mode {
+        "plain" => Ok(0),
+        "nicmem" => Ok(MSG_NICMEM),
+        "zerocopy" => {
+            setsockopt_int(s, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
+            Ok(libc::MSG_ZEROCOPY)
+        }
+        other => Err(io::Error::other(format!("unknown mode {other}"))),
+    }
+}
+
+/// Sends all of `buf`; with MSG_ZEROCOPY, waits for completions when the
+/// socket runs out of option memory (ENOBUFS) instead of spinning.
+fn send_all(s: &TcpStream, buf: &[u8], flags: i32, zc: &mut Completions) -> io::Result<u64> {
+    let mut off = 0;
+    let mut sends = 0;
+    while off < buf.len() {
+        match send(s, &buf[off..], flags) {
+            Ok(n) => {
+                off += n;
+                sends += 1;
+                if flags == libc::MSG_ZEROCOPY {
+                    zc.sent();
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) && flags == libc::MSG_ZEROCOPY => {
+                zc.wait_some(s)?;
+            }
+            Err(e) => return Err(e),
         }
     }
+    Ok(sends)
 }
 
 fn stream(addr: &str, mode: &str, size: usize, seconds: f64) -> io::Result<()> {
     let s = TcpStream::connect(addr)?;
-    let flags = match mode {
-        "plain" => 0,
-        "nicmem" => MSG_NICMEM,
-        "zerocopy" => {
-            setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
-            libc::MSG_ZEROCOPY
-        }
-        other => return Err(io::Error::other(format!("unknown mode {other}"))),
-    };
-    let buf: Vec<u8> = (0..size).map(|i| (i * 7 + 3) as u8).collect();
+    let flags = mode_flags(&s, mode)?;
+    let buf = payload(size);
+    let mut zc = Completions::default();
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let (b0, t0) = read_cpu();
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(seconds);
-    let (mut bytes, mut sends, mut completed) = (0u64, 0u64, 0u64);
+    let mut bytes = 0u64;
     while Instant::now() < end {
-        match send(&s, &buf, flags) {
-            Ok(n) => {
-                bytes += n as u64;
-                sends += 1;
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
-            Err(e) => return Err(e),
-        }
-        if flags == libc::MSG_ZEROCOPY && sends % 32 == 0 {
-            completed += drain_errqueue(&s);
+        send_all(&s, &buf, flags, &mut zc)?;
+        bytes += size as u64;
+        if flags == libc::MSG_ZEROCOPY {
+            zc.drain(&s)?;
         }
     }
     let secs = start.elapsed().as_secs_f64();
     let (b1, t1) = read_cpu();
     if flags == libc::MSG_ZEROCOPY {
-        completed += drain_errqueue(&s);
+        zc.wait_all(&s)?;
     }
     let info = TcpNicmemInfo::of(&s).unwrap_or_default();
     let (util, sd) = service_demand(b1 - b0, t1 - t0, secs, ncpu, bytes);
@@ -148,8 +168,79 @@ fn stream(addr: &str, mode: &str, size: usize, seconds: f64) -> io::Result<()> {
         info.fallback_bytes
     );
     if flags == libc::MSG_ZEROCOPY {
-        eprintln!("zerocopy: {sends} sends, {completed} completions read");
+        eprintln!("{zc}");
     }
+    Ok(())
+}
+
+/// The message every mode sends: the same bytes, so that runs compare.
+fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| (i * 7 + 3) as u8).collect()
+}
+
+/// Fixed work between the markers: `bytes` in `size`-byte sends, and
+/// everything the kernel does until the sink has them all.
+fn count(addr: &str, mode: &str, size: usize, bytes: u64) -> io::Result<()> {
+    let mut s = TcpStream::connect(addr)?;
+    let flags = mode_flags(&s, mode)?;
+    let buf = payload(size);
+    let mut zc = Completions::default();
+    let (mut sent, mut sends) = (0u64, 0u64);
+    marker::start();
+    while sent < bytes {
+        let n = buf.len().min((bytes - sent) as usize);
+        sends += send_all(&s, &buf[..n], flags, &mut zc)?;
+        sent += n as u64;
+        if flags == libc::MSG_ZEROCOPY && sends % 64 == 0 {
+            zc.drain(&s)?;
+        }
+    }
+    s.shutdown(Shutdown::Write)?;
+    // The sink closes once it has read everything: its FIN follows the
+    // ACK of our last byte.
+    let mut b = [0u8; 1];
+    while s.read(&mut b)? > 0 {}
+    if flags == libc::MSG_ZEROCOPY {
+        zc.wait_all(&s)?;
+    }
+    marker::end();
+    let info = TcpNicmemInfo::of(&s).unwrap_or_default();
+    println!(
+        "{mode},{size},{sent},{sends},{},{},{}",
+        info.bytes, info.fallback_bytes, zc.copied
+    );
+    Ok(())
+}
+
+/// Fixed work between the markers: `transactions` request/response pairs
+/// of `size` bytes with an echo server.
+fn rr(addr: &str, mode: &str, size: usize, transactions: u64) -> io::Result<()> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    let flags = mode_flags(&s, mode)?;
+    let buf = payload(size);
+    let mut back = vec![0u8; size];
+    let mut zc = Completions::default();
+    marker::start();
+    for _ in 0..transactions {
+        send_all(&s, &buf, flags, &mut zc)?;
+        s.read_exact(&mut back)?;
+        if flags == libc::MSG_ZEROCOPY {
+            zc.drain(&s)?;
+        }
+    }
+    if flags == libc::MSG_ZEROCOPY {
+        zc.wait_all(&s)?;
+    }
+    marker::end();
+    if back != buf {
+        return Err(io::Error::other("echo returned other bytes"));
+    }
+    let info = TcpNicmemInfo::of(&s).unwrap_or_default();
+    println!(
+        "{mode},{size},{transactions},{},{}",
+        info.bytes, info.fallback_bytes
+    );
     Ok(())
 }
 
@@ -163,14 +254,27 @@ fn main() -> ExitCode {
     };
     let r = match (args.first().map(String::as_str), args.get(1)) {
         (Some("sink"), Some(addr)) => sink(addr),
-        (Some("stream"), Some(addr)) => {
-            let size = get("--size").and_then(|v| v.parse().ok()).unwrap_or(65536);
-            let secs = get("--seconds").and_then(|v| v.parse().ok()).unwrap_or(5.0);
+        (Some("echo"), Some(addr)) => echo(addr),
+        (Some(cmd @ ("stream" | "count" | "rr")), Some(addr)) => {
+            let num = |k: &str, d: u64| get(k).and_then(|v| v.parse().ok()).unwrap_or(d);
+            let size = num("--size", 65536).max(1) as usize;
             let mode = get("--mode").unwrap_or_else(|| "plain".into());
-            stream(addr, &mode, size, secs)
+            match cmd {
+                "stream" => {
+                    let secs = get("--seconds").and_then(|v| v.parse().ok()).unwrap_or(5.0);
+                    stream(addr, &mode, size, secs)
+                }
+                "count" => count(addr, &mode, size, num("--bytes", 8 << 20)),
+                _ => rr(addr, &mode, size, num("--transactions", 1000)),
+            }
         }
         _ => {
-            eprintln!("usage: nicmem-bench sink <addr:port> | stream <addr:port> --mode M --size S --seconds T");
+            eprintln!(
+                "usage: nicmem-bench sink|echo <addr:port>\n       \
+                 nicmem-bench stream <addr:port> --mode M --size S --seconds T\n       \
+                 nicmem-bench count <addr:port> --mode M --size S --bytes N\n       \
+                 nicmem-bench rr <addr:port> --mode M --size S --transactions T"
+            );
             return ExitCode::from(2);
         }
     };

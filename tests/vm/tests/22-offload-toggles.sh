@@ -6,8 +6,10 @@
 # - tx (checksum) off before a connection: falls back, counted no_offload;
 # - tx off in the middle of a stream: new sends fall back at once; what is
 #   already queued in NIC memory cannot be checksummed by the CPU, so the
-#   connection either completes or aborts with ECONNABORTED, never stalls,
-#   never sends wrong bytes, and the chunks come back;
+#   connection either completes or aborts with ECONNABORTED (after the
+#   sender's close: the data is lost), never stalls, never sends wrong
+#   bytes, and the chunks come back; an aborted connection's peer is told
+#   (RST), even one that has read all it got;
 # - no WARNING from skb_segment()/skb_checksum() in any case.
 source "$(dirname "$0")/../lib/env.sh"
 source "$(dirname "$0")/../lib/xstream.sh"
@@ -28,9 +30,11 @@ stream 7221 $((4 << 20)) --flags nicmem --seed 32
 (($(sent_reason 7221 no_offload) == 4 << 20)) || fail "tx off: not counted as no_offload: $(grep nicmem /tmp/send.7221)"
 restore
 
-# tx off mid-stream, receiver slow so that NIC memory data is queued.
+# tx off mid-stream; the small receive buffer keeps NIC memory data queued,
+# and the receiver reads at once, so it is idle by the time the sender gives
+# up and only an RST can tell it.
 nb0=$(tcpext TCPNicmemTxBytes)
-xstream_start 7222 "--rcvbuf 65536 --delay 3" -- --bytes $((16 << 20)) --flags nicmem --seed 33 --sndbuf 4194304
+xstream_start 7222 "--rcvbuf 65536" -- --bytes $((16 << 20)) --flags nicmem --seed 33 --sndbuf 4194304
 for i in $(seq 1 50); do
 	(($(nicmem_field "$TX_IF" in-use) > 0)) && break
 	sleep 0.1
@@ -39,12 +43,23 @@ done
 ethtool -K "$TX_IF" tx off || fail "ethtool -K tx off"
 wait_pid_for "$XSPID" 90 || fail "tx off mid-stream: sender stalled: $(cat /tmp/send.7222)"
 if wait "$XSPID"; then
-	wait "$XRPID"
-	check_stream 7222 $((16 << 20))
-	log "tx off mid-stream: completed intact"
+	# The sender queued everything and closed; NIC memory data still queued
+	# then is lost with the connection, which must reset the receiver
+	# rather than leave it waiting for bytes that never come.
+	wait_pid_for "$XRPID" 60 ||
+		fail "tx off mid-stream: the sender closed, but its receiver still waits 60 s later (lost data, no RST): $(cat /tmp/recv.7222)"
+	if grep -q 'recv reset' /tmp/recv.7222; then
+		log "tx off mid-stream: the sender had closed; queued data lost, receiver reset: $(head -1 /tmp/recv.7222)"
+	else
+		wait "$XRPID"
+		check_stream 7222 $((16 << 20))
+		log "tx off mid-stream: completed intact"
+	fi
 else
 	grep -q 'errno=103 (ECONNABORTED)' /tmp/send.7222 || fail "tx off mid-stream: unexpected error: $(cat /tmp/send.7222)"
-	wait_pid_for "$XRPID" 30 || fail "receiver stuck"
+	peer_reset 7222
+	wait_pid_for "$XRPID" 10 || fail "tx off mid-stream: receiver still running after its connection was reset"
+	grep -q 'recv reset' /tmp/recv.7222 || fail "tx off mid-stream: the receiver saw no reset: $(cat /tmp/recv.7222)"
 	log "tx off mid-stream: aborted: $(head -1 /tmp/send.7222); receiver: $(tail -1 /tmp/recv.7222)"
 fi
 restore

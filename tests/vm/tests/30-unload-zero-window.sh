@@ -22,6 +22,7 @@ dmesg | grep -q 'revoking them' || fail "no message about revoking held chunks: 
 wait_pid_for "$spid" 150 || fail "sender not aborted 150 s after the revocation"
 wait "$spid" && fail "sender succeeded although its data was revoked"
 grep -q 'Software caused connection abort' /tmp/send.7300 || fail "sender did not fail with ECONNABORTED: $(cat /tmp/send.7300)"
+peer_reset 7300
 log "sender: $(tail -1 /tmp/send.7300); TCPNicmemLost +$(($(tcpext TCPNicmemLost) - lost0))"
 kill "$rpid" 2>/dev/null
 wait "$rpid" 2>/dev/null

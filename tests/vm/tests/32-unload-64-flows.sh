@@ -38,6 +38,7 @@ for i in $(seq 0 63); do
 		intact=$((intact + 1))
 	else
 		grep -q 'Software caused connection abort' "/tmp/send.$port" || fail "flow $i: $(cat "/tmp/send.$port")"
+		peer_reset "$port"
 		aborted=$((aborted + 1))
 	fi
 done

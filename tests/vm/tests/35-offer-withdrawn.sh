@@ -42,6 +42,7 @@ ip link show "$TX_IF" >/dev/null || fail "$TX_IF went away with the offer"
 wait_pid_for "$spid" 60 || fail "sender still blocked 60 s after the offer was withdrawn"
 wait "$spid" && fail "sender succeeded although its data was revoked"
 grep -q 'Software caused connection abort' /tmp/send.7350 || fail "sender did not fail with ECONNABORTED: $(cat /tmp/send.7350)"
+peer_reset 7350
 lost=$(($(tcpext TCPNicmemLost) - lost0))
 ((lost > 0)) || fail "TcpExt TCPNicmemLost did not count the lost connection"
 kill "$rpid" 2>/dev/null
