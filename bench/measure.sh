@@ -20,8 +20,9 @@
 # Environment: PEER (address of the peer, which runs 'netserver -p 12865'
 # and 'nicmem-bench sink 0.0.0.0:7900'), BIN (directory of nicmem-bench and
 # libnicmem_preload.so), BENCH_REPS, BENCH_SECONDS, BENCH_STREAM_SIZES,
-# BENCH_RR_SIZES, BENCH_NO_PROFILE. Output: <out-dir>/results.csv and, with
-# perf, <out-dir>/profile-<mode>-<size>.txt.
+# BENCH_RR_SIZES, SENDER_CPU. Output: <out-dir>/results.csv. Where the
+# instructions go is counted exactly, not sampled: BENCH_PROFILE=1 with
+# scripts/nicmem bench (bench/count.sh).
 set -uo pipefail
 # shellcheck source=scripts/lib/readings.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/readings.sh"
@@ -108,20 +109,4 @@ for rep in $(seq 1 "$REPS"); do
 		done
 	done
 done
-# Where the CPU goes: system-wide profiles of 1 KiB and 64 KiB streams.
-PERF=$(command -v perf || ls /usr/bin/perf_* 2>/dev/null | head -n1)
-rm -f "$out"/profile-*.txt
-if [[ -n $PERF && -z ${BENCH_NO_PROFILE:-} ]]; then
-	for size in 1024 65536; do
-		for mode in plain nicmem zerocopy; do
-			echo "# profile $mode $size"
-			f=$out/profile-$mode-$size.txt
-			"$PERF" record -q -a -g -e cpu-clock -o /tmp/perf.data -- \
-				taskset -c "$CPU" "$BIN/nicmem-bench" stream "$PEER:7900" --mode "$mode" --size $size --seconds 3 \
-				>"$f" 2>/dev/null
-			"$PERF" report -q -i /tmp/perf.data --stdio --no-children --sort sym \
-				--percent-limit 0.7 -g none 2>/dev/null | sed 's/[[:space:]]*$//' | grep -v '^$' | head -n 40 >>"$f"
-		done
-	done
-fi
 echo "# results in $csv ($(($(wc -l <"$csv") - 1)) runs)"

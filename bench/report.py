@@ -27,6 +27,8 @@ COLORS = {"plain": "#555555", "nicmem": "#d62728", "zerocopy": "#1f77b4"}
 
 def load(path):
     groups = defaultdict(list)
+    if not path.exists():
+        return groups
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
             key = (row["tool"], row["test"], row["mode"], int(row["size"]))
@@ -35,6 +37,10 @@ def load(path):
 
 
 BOOT = 2000
+
+
+def values(rows, field):
+    return [float(r[field]) for r in rows if r[field] not in ("", "nan")]
 
 
 def bootstrap_median(vals, rng):
@@ -47,7 +53,7 @@ def bootstrap_median(vals, rng):
 
 def summary(rows, field):
     """(median, low, high, n): the median and its 95% bootstrap interval."""
-    vals = [float(r[field]) for r in rows if r[field] not in ("", "nan")]
+    vals = values(rows, field)
     if not vals:
         return None
     lo, hi = bootstrap_median(vals, random.Random(1))
@@ -61,8 +67,6 @@ def fmt(stat, digits=1):
     return f"{med:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
-def values(rows, field):
-    return [float(r[field]) for r in rows if r[field] not in ("", "nan")]
 
 
 def ratio(rows_a, rows_b, field):
@@ -102,11 +106,12 @@ def load_counts(d):
         if tag == 1:
             start = (vcpu, counts)
         elif tag == 2 and start is not None:
-            pairs.append((start[0], start[1], counts))
+            pairs.append((start[0], start[1], counts, int(w[1])))
             start = None
     if len(pairs) != len(rows):
         sys.exit(f"report: {len(rows)} runs in count.csv but {len(pairs)} marker pairs in insn.log")
-    for row, (vcpu, c0, c1) in zip(rows, pairs):
+    for row, (vcpu, c0, c1, end_seq) in zip(rows, pairs):
+        row["tb"] = d / f"insn.log.tb.{end_seq}"
         dk = [c1[i][0] - c0[i][0] for i in range(len(c0))]
         du = [c1[i][1] - c0[i][1] for i in range(len(c0))]
         row["total"] = sum(dk) + sum(du)
@@ -165,6 +170,66 @@ def count_table(runs, kind, modes):
         fb = sum(int(r["fallback_bytes"]) for r in rs)
         cells.append(f"{100 * nb / (nb + fb):.0f}%" if nb + fb else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def load_kallsyms(path):
+    """Sorted (address, name) of the guest kernel's text symbols."""
+    syms = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            w = line.split()
+            if len(w) >= 3 and w[1] in "tTwW":
+                syms.append((int(w[0], 16), w[2]))
+    syms.sort()
+    return syms
+
+
+def functions(tbfile, syms):
+    """Instructions per function from a plugin block profile."""
+    import bisect
+    addrs = [a for a, _ in syms]
+    per = defaultdict(int)
+    for line in tbfile.read_text().splitlines():
+        va, insns, execs = line.split()
+        va = int(va, 16)
+        if va < 1 << 63:
+            name = "[user space]"
+        else:
+            i = bisect.bisect_right(addrs, va) - 1
+            name = syms[i][1] if i >= 0 else "[kernel, unknown]"
+        per[name] += int(insns) * int(execs)
+    return per
+
+
+def profile_tables(runs, syms, top=25):
+    """Per size profiled: instructions per unit of work by function, every
+    mode side by side, the functions where the modes differ most first."""
+    lines = []
+    prof = [r for r in runs if r["tb"].exists()]
+    for kind, size in sorted({(r["kind"], int(r["size"])) for r in prof}):
+        rs = {r["mode"]: r for r in prof if r["kind"] == kind and int(r["size"]) == size}
+        if "plain" not in rs:
+            continue
+        modes = [m for m in MODES if m in rs]
+        per = {m: functions(rs[m]["tb"], syms) for m in modes}
+        work = {m: int(rs[m]["work"]) for m in modes}
+        unit = "B" if kind == "stream" else "transaction"
+        names = set().union(*per.values())
+        def norm(m, n):
+            return per[m].get(n, 0) / work[m]
+        order = sorted(names, key=lambda n: -max(abs(norm(m, n) - norm("plain", n)) for m in modes))
+        lines += [f"### {kind} {human(size)}: instructions per {unit} by function", "",
+                  "| function | " + " | ".join(modes) + " | " +
+                  " | ".join(f"{m} - plain" for m in modes[1:]) + " |",
+                  "|---|" + "---|" * (2 * len(modes) - 1)]
+        totals = [sum(per[m].values()) / work[m] for m in modes]
+        lines.append("| **all** | " + " | ".join(f"{t:.3f}" for t in totals) + " | " +
+                     " | ".join(f"{t - totals[0]:+.3f}" for t in totals[1:]) + " |")
+        for n in order[:top]:
+            lines.append(f"| `{n}` | " + " | ".join(f"{norm(m, n):.3f}" for m in modes) + " | " +
+                         " | ".join(f"{norm(m, n) - norm('plain', n):+.3f}" for m in modes[1:]) + " |")
+        lines.append("")
     return lines
 
 
@@ -249,7 +314,7 @@ def svg_panel(groups, tool, test, field, title, x0, y0, w, h, modes):
 
 def main():
     d = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
-    groups = load(d / "results.csv") if (d / "results.csv").exists() else {}
+    groups = load(d / "results.csv")
     runs = load_counts(d)
     env = (d / "environment.txt").read_text() if (d / "environment.txt").exists() else ""
     md = ["# NICMEM benchmark results", "",
@@ -270,6 +335,11 @@ def main():
         md += count_table(runs, "stream", MODES) + [""]
         md += ["### Request/response, per transaction", ""]
         md += count_table(runs, "rr", MODES) + [""]
+        prof = profile_tables(runs, load_kallsyms(d / "kallsyms"))
+        if prof:
+            md += ["## Where the instructions go (plugin block profile, exact)", "",
+                   "Instructions per unit of work by function (the guest's kallsyms); the functions",
+                   "where the modes differ most come first.", ""] + prof
     md += ["## Time-based (netperf and nicmem-bench)", "",
            "Cells: median [95% bootstrap interval] over the repetitions. SD = local CPU service",
            "demand (lower is better). Ratios: median over median, with a 95% bootstrap interval.", ""]
@@ -282,11 +352,14 @@ def main():
     (d / "results.md").write_text("\n".join(md) + "\n")
 
     w, h = 480, 300
+    for r in runs:
+        r["per_unit"] = r["total"] / int(r["work"])
+        groups[("count", r["kind"], r["mode"], int(r["size"]))].append(r)
     panels = [
-        svg_panel(groups, "nicmem-bench", "STREAM", "throughput", "stream throughput (Mbit/s, nicmem-bench)", 0, 0, w, h, MODES),
-        svg_panel(groups, "nicmem-bench", "STREAM", "service_demand", "stream service demand (us/KB)", w, 0, w, h, MODES),
-        svg_panel(groups, "netperf", "TCP_STREAM", "throughput", "netperf TCP_STREAM (Mbit/s)", 0, h, w, h, MODES[:2]),
-        svg_panel(groups, "netperf", "TCP_RR", "throughput", "netperf TCP_RR (trans/s)", w, h, w, h, MODES[:2]),
+        svg_panel(groups, "count", "stream", "per_unit", "guest instructions per byte (stream)", 0, 0, w, h, MODES),
+        svg_panel(groups, "count", "rr", "per_unit", "guest instructions per transaction (RR)", w, 0, w, h, MODES),
+        svg_panel(groups, "nicmem-bench", "STREAM", "throughput", "stream throughput (Mbit/s, nicmem-bench)", 0, h, w, h, MODES),
+        svg_panel(groups, "nicmem-bench", "STREAM", "service_demand", "stream service demand (us/KB)", w, h, w, h, MODES),
     ]
     svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{2 * h}" font-family="sans-serif">',
            f'<rect width="{2 * w}" height="{2 * h}" fill="white"/>'] + panels + ["</svg>"]

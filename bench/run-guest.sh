@@ -32,8 +32,8 @@ pin_irqs() {
 	shift
 	dev=$("$@" readlink -f "/sys/class/net/${*: -1}/device") || return 1
 	dev=${dev%/virtio*}
-	for irq in $(ls "$dev/msi_irqs"); do
-		echo "$cpu" >"/proc/irq/$irq/smp_affinity_list" || return 1
+	for irq in "$dev"/msi_irqs/*; do
+		echo "$cpu" >"/proc/irq/${irq##*/}/smp_affinity_list" || return 1
 	done
 }
 pin_irqs "$SENDER_CPU" env "$TX_IF" || echo "bench: cannot pin the interrupts of $TX_IF" >&2
@@ -47,6 +47,8 @@ wait_listen 7900
 wait_listen 7901
 
 if [[ ${BENCH_COUNT:-} == 1 ]]; then
+	# A block profile maps addresses to functions with these.
+	[[ ${BENCH_PROFILE:-} == 1 ]] && cat /proc/kallsyms >"$out/kallsyms"
 	PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/count.sh "$out"
 fi
 if [[ ${BENCH_TIMED:-1} == 1 ]]; then

@@ -7,7 +7,8 @@
 #     (bench/count.sh): per byte for streams, per transaction for RR;
 #   - time: throughput and netperf service demand (bench/measure.sh).
 # Results go to the run directory; 'scripts/nicmem bench --publish' also
-# puts them in bench/results/ (the committed results).
+# puts them in bench/results/ (the committed results). BENCH_PROFILE=1: a
+# run that also counts instructions per function (slow; counts only).
 
 # The QEMU the guest runs on, as Debian versions it (the plugin is built
 # against the plugin header of exactly this version).
@@ -86,6 +87,11 @@ cmd_bench() {
 		export NICMEM_ACCEL=tcg
 		bench_plugin
 		VM_PLUGIN=$BR_WORK/insn/libnicmem-insn.so
+		# A block profile slows the guest: counts only, no timed runs.
+		if [[ ${BENCH_PROFILE:-} == 1 ]]; then
+			VM_PLUGIN+=,profile=on
+			export BENCH_PROFILE BENCH_TIMED=0
+		fi
 		BENCH_PLUGIN_DESC="nicmem-insn ($(sha256sum "$NICMEM_REPO/bench/insn/nicmem-insn.c" | cut -c1-12))"
 		export BENCH_COUNT=1
 	fi
@@ -93,7 +99,7 @@ cmd_bench() {
 	local res=$VM_OUT/bench
 	[[ -f $res/results.csv || -f $res/count.csv ]] || die "benchmark produced no results in $res"
 	[[ -z $VM_PLUGIN || -s $VM_OUT/insn.log ]] || die "the QEMU plugin wrote no counts ($VM_OUT/insn.log)"
-	[[ -f $VM_OUT/insn.log ]] && cp "$VM_OUT/insn.log" "$res/insn.log"
+	if [[ -f $VM_OUT/insn.log ]]; then cp "$VM_OUT"/insn.log* "$res/"; fi
 	{
 		bench_provenance
 		cat "$res/guest.env" 2>/dev/null
@@ -103,7 +109,9 @@ cmd_bench() {
 	if ((publish)); then
 		rm -rf "$NICMEM_REPO/bench/results"
 		mkdir -p "$NICMEM_REPO/bench/results"
-		cp "$res"/* "$NICMEM_REPO/bench/results/"
+		# Block profiles stay in the run directory; their tables are in results.md.
+		find "$res" -maxdepth 1 -type f ! -name 'insn.log.tb.*' ! -name kallsyms \
+			-exec cp {} "$NICMEM_REPO/bench/results/" \;
 		msg "published to bench/results/"
 	fi
 	step_end bench

@@ -111,8 +111,9 @@ vm_run() {
 	truncate -s "$NICMEM_MEM_SIZE" "$VM_OUT/nicmem.bin"
 	# Benchmark settings reach the guest through its output directory.
 	local v
-	for v in BENCH_REPS BENCH_SECONDS BENCH_STREAM_SIZES BENCH_RR_SIZES BENCH_NO_PROFILE \
-		BENCH_SEED BENCH_COUNT BENCH_TIMED BENCH_COUNT_REPS BENCH_COUNT_BYTES BENCH_COUNT_TRANSACTIONS; do
+	for v in BENCH_REPS BENCH_SECONDS BENCH_STREAM_SIZES BENCH_RR_SIZES \
+		BENCH_SEED BENCH_COUNT BENCH_TIMED BENCH_COUNT_REPS BENCH_COUNT_BYTES BENCH_COUNT_TRANSACTIONS \
+		BENCH_PROFILE; do
 		if [[ -n ${!v:-} ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
 	done >"$VM_OUT/bench.env"
 	# -cpu max offers LA57 under TCG; the kernel then uses 5-level paging,
