@@ -95,13 +95,17 @@ cmd_bench() {
 		BENCH_PLUGIN_DESC="nicmem-insn ($(sha256sum "$NICMEM_REPO/bench/insn/nicmem-insn.c" | cut -c1-12))"
 		export BENCH_COUNT=1
 	fi
+	# What the run is made of, taken before it starts.
+	vm_accel
+	local prov
+	prov=$(bench_provenance)
 	vm_boot_checked bench
 	local res=$VM_OUT/bench
 	[[ -f $res/results.csv || -f $res/count.csv ]] || die "benchmark produced no results in $res"
 	[[ -z $VM_PLUGIN || -s $VM_OUT/insn.log ]] || die "the QEMU plugin wrote no counts ($VM_OUT/insn.log)"
 	if [[ -f $VM_OUT/insn.log ]]; then cp "$VM_OUT"/insn.log* "$res/"; fi
 	{
-		bench_provenance
+		echo "$prov"
 		cat "$res/guest.env" 2>/dev/null
 	} >"$res/environment.txt"
 	br_run python3 "$BR_REPO/bench/report.py" "$BR_WORK/runs/${VM_OUT##*/}/bench" >&2
