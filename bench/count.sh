@@ -69,24 +69,24 @@ count_run() { # count_run <stream|rr> <mode> <size> <rep>
 for mode in plain nicmem zerocopy; do
 	count_run stream "$mode" 65536 0
 done
+# count_rep <kind> <rep> <sizes...>: every size and mode once, shuffled.
+count_rep() {
+	local kind=$1 rep=$2 sizes size mode
+	shift 2
+	shuffle "$@"
+	sizes=("${SHUF[@]}")
+	for size in "${sizes[@]}"; do
+		echo "# count rep $rep/$REPS $kind size $size"
+		shuffle plain nicmem zerocopy
+		for mode in "${SHUF[@]}"; do
+			count_run "$kind" "$mode" "$size" "$rep"
+		done
+	done
+}
 for rep in $(seq 1 "$REPS"); do
 	# shellcheck disable=SC2086 # one word per size
-	shuffle $STREAM_SIZES
-	for size in "${SHUF[@]}"; do
-		echo "# count rep $rep/$REPS stream size $size"
-		shuffle plain nicmem zerocopy
-		for mode in "${SHUF[@]}"; do
-			count_run stream "$mode" "$size" "$rep"
-		done
-	done
+	count_rep stream "$rep" $STREAM_SIZES
 	# shellcheck disable=SC2086
-	shuffle $RR_SIZES
-	for size in "${SHUF[@]}"; do
-		echo "# count rep $rep/$REPS rr size $size"
-		shuffle plain nicmem zerocopy
-		for mode in "${SHUF[@]}"; do
-			count_run rr "$mode" "$size" "$rep"
-		done
-	done
+	count_rep rr "$rep" $RR_SIZES
 done
 echo "# counted runs in $csv ($run)"
