@@ -329,8 +329,11 @@ def main():
                "insn/B: instructions of the whole guest (both vCPUs) per payload byte; sender CPU:",
                "the vCPU of the sender and of its NIC's interrupts, kernel+user in parentheses.",
                f"Medians of {reps} repetitions in a seeded random order; ± is half the spread",
-               "(max-min) in % of the median: TCP's timing (ACK and segment patterns) is all that",
-               "moves a count. Lower is better.", "",
+               "(max-min) in % of the median. Only TCP's timing moves a count: how small sends",
+               "coalesce into skbs, skbs into segments and ACKs. A ratio means something where",
+               "it is further from 1 than the spreads. Copy lengths are not in the counts (QEMU",
+               "runs a whole `rep movs` in one block): they measure per-call and per-packet work.",
+               "Lower is better.", "",
                "### Streams, per payload byte", ""]
         md += count_table(runs, "stream", MODES) + [""]
         md += ["### Request/response, per transaction", ""]
