@@ -25,19 +25,21 @@ SENDER_CPU=0 PEER_CPU=1
 source /tmp/nicmem-ifaces
 load_module || exit 1
 
-# pin_irqs <cpu> [ns-exec...] <iface>: the interrupts of a virtio-net NIC
-# (its PCI function's MSI-X vectors) go to <cpu>.
+# pin_irqs <cpu> <iface> [netns]: the interrupts of a virtio-net NIC (its
+# PCI function's MSI-X vectors) go to <cpu>.
 pin_irqs() {
-	local cpu=$1 dev irq
-	shift
-	dev=$("$@" readlink -f "/sys/class/net/${*: -1}/device") || return 1
+	local cpu=$1 ifc=$2 ns=(${3:+ip netns exec "$3"}) dev irq n=0
+	dev=$("${ns[@]}" readlink -f "/sys/class/net/$ifc/device") || return 1
 	dev=${dev%/virtio*}
 	for irq in "$dev"/msi_irqs/*; do
+		[[ -e $irq ]] || continue
 		echo "$cpu" >"/proc/irq/${irq##*/}/smp_affinity_list" || return 1
+		n=$((n + 1))
 	done
+	((n > 0)) && echo "# interrupts of $ifc ($n) on CPU $cpu"
 }
-pin_irqs "$SENDER_CPU" env "$TX_IF" || echo "bench: cannot pin the interrupts of $TX_IF" >&2
-pin_irqs "$PEER_CPU" ip netns exec "$RX_NS" "$RX_IF" || echo "bench: cannot pin the interrupts of $RX_IF" >&2
+pin_irqs "$SENDER_CPU" "$TX_IF" || echo "bench: cannot pin the interrupts of $TX_IF" >&2
+pin_irqs "$PEER_CPU" "$RX_IF" "$RX_NS" || echo "bench: cannot pin the interrupts of $RX_IF" >&2
 
 rx taskset -c "$PEER_CPU" netserver -p 12865 >/dev/null 2>&1
 rx taskset -c "$PEER_CPU" "$BIN/nicmem-bench" sink 0.0.0.0:7900 >/dev/null 2>&1 &

@@ -111,12 +111,15 @@ cmd_bench() {
 	br_run python3 "$BR_REPO/bench/report.py" "$BR_WORK/runs/${VM_OUT##*/}/bench" >&2
 	msg "results: $res/results.md (table), results.svg (plot), count.csv + insn.log, results.csv (raw)"
 	if ((publish)); then
-		rm -rf "$NICMEM_REPO/bench/results"
-		mkdir -p "$NICMEM_REPO/bench/results"
+		# A profile run publishes beside the main results, not over them.
+		local dest=$NICMEM_REPO/bench/results
+		[[ ${BENCH_PROFILE:-} == 1 ]] && dest+=/profile
+		mkdir -p "$dest"
+		find "$dest" -maxdepth 1 -type f -delete
 		# Block profiles stay in the run directory; their tables are in results.md.
 		find "$res" -maxdepth 1 -type f ! -name 'insn.log.tb.*' ! -name kallsyms \
-			-exec cp {} "$NICMEM_REPO/bench/results/" \;
-		msg "published to bench/results/"
+			-exec cp {} "$dest/" \;
+		msg "published to ${dest#"$NICMEM_REPO"/}/"
 	fi
 	step_end bench
 }
