@@ -14,7 +14,7 @@
 #
 # Environment: PEER (runs 'nicmem-bench sink' on :7900 and 'nicmem-bench
 # echo' on :7901), BIN, SENDER_CPU (the CPU the sender is pinned to),
-# BENCH_COUNT_REPS (7), BENCH_SEED (1), BENCH_STREAM_SIZES, BENCH_RR_SIZES,
+# BENCH_COUNT_REPS (11), BENCH_SEED (1), BENCH_STREAM_SIZES, BENCH_RR_SIZES,
 # BENCH_COUNT_BYTES (bytes per stream run, 8 MiB; 2 MiB below 1 KiB sends),
 # BENCH_COUNT_TRANSACTIONS (2000), BENCH_PROFILE (1: one repetition).
 # Output: <out-dir>/count.csv, one line per completed run, in the order of
@@ -23,7 +23,7 @@ set -uo pipefail
 out=${1:?usage: bench/count.sh <out-dir>}
 : "${PEER:?PEER must name the peer address}" "${BIN:?BIN must name the directory of the userspace binaries}"
 mkdir -p "$out"
-REPS=${BENCH_COUNT_REPS:-7}
+REPS=${BENCH_COUNT_REPS:-11}
 # A block profile (BENCH_PROFILE=1) is exact in one repetition.
 [[ ${BENCH_PROFILE:-} == 1 ]] && REPS=1
 STREAM_SIZES=${BENCH_STREAM_SIZES:-"64 256 1024 4096 16384 65536 262144 1048576"}

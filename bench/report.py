@@ -70,13 +70,17 @@ def fmt(stat, digits=1):
 
 
 def ratio(rows_a, rows_b, field):
-    """Ratio of the medians of a to b, with a 95% bootstrap interval."""
-    a, b = values(rows_a, field), values(rows_b, field)
+    """Ratio of the medians of a field of rows a to rows b."""
+    return ratio_of(values(rows_a, field), values(rows_b, field))
+
+
+def ratio_of(a, b, digits=2):
+    """Ratio of the median of a to that of b, with a 95% bootstrap interval."""
     if not a or not b or statistics.median(b) == 0:
         return "-"
     r = statistics.median(a) / statistics.median(b)
     if len(a) < 2 or len(b) < 2:
-        return f"{r:.2f}"
+        return f"{r:.{digits}f}"
     rng = random.Random(2)
     rs = []
     for _ in range(BOOT):
@@ -84,7 +88,8 @@ def ratio(rows_a, rows_b, field):
         if mb:
             rs.append(statistics.median(rng.choices(a, k=len(a))) / mb)
     rs.sort()
-    return f"{r:.2f} [{rs[int(0.025 * len(rs))]:.2f}, {rs[int(0.975 * len(rs)) - 1]:.2f}]"
+    lo, hi = rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
+    return f"{r:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def load_counts(d):
@@ -122,7 +127,8 @@ def load_counts(d):
 
 def count_table(runs, kind, modes):
     """Instructions per byte (stream) or per transaction (rr), medians over
-    the repetitions with their spread (max-min, % of the median)."""
+    the repetitions with their spread (max-min, % of the median); ratios of
+    medians with a 95% bootstrap interval."""
     per = "B" if kind == "stream" else "transaction"
     sel = [r for r in runs if r["kind"] == kind]
     sizes = sorted({int(r["size"]) for r in sel})
@@ -140,7 +146,7 @@ def count_table(runs, kind, modes):
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     digits = 2 if kind == "stream" else 0
     for size in sizes:
-        med = {}
+        vals_of = {}
         cells = [human(size)]
         for field in ("total", "sender"):
             for m in modes:
@@ -151,20 +157,18 @@ def count_table(runs, kind, modes):
                     us = [per_unit(r, "sender_u") for r in rs]
                 else:
                     vals = [per_unit(r, "total") for r in rs]
+                vals_of[(field, m)] = vals
                 if not vals:
-                    med[(field, m)] = None
                     cells.append("-")
                     continue
                 mv = statistics.median(vals)
-                med[(field, m)] = mv
                 spread = 100 * (max(vals) - min(vals)) / mv if mv else 0
                 if field == "sender":
                     cells.append(f"{mv:.{digits}f} ({statistics.median(ks):.{digits}f}+{statistics.median(us):.{digits}f})")
                 else:
                     cells.append(f"{mv:.{digits}f} ±{spread / 2:.1f}%")
             for m in modes[1:]:
-                a, b = med.get((field, m)), med.get((field, "plain"))
-                cells.append(f"{a / b:.3f}" if a and b else "-")
+                cells.append(ratio_of(vals_of[(field, m)], vals_of[(field, "plain")]))
         rs = [r for r in sel if r["mode"] == "nicmem" and int(r["size"]) == size]
         nb = sum(int(r["nicmem_bytes"]) for r in rs)
         fb = sum(int(r["fallback_bytes"]) for r in rs)
@@ -329,9 +333,10 @@ def main():
                "insn/B: instructions of the whole guest (both vCPUs) per payload byte; sender CPU:",
                "the vCPU of the sender and of its NIC's interrupts, kernel+user in parentheses.",
                f"Medians of {reps} repetitions in a seeded random order; ± is half the spread",
-               "(max-min) in % of the median. Only TCP's timing moves a count: how small sends",
-               "coalesce into skbs, skbs into segments and ACKs. A ratio means something where",
-               "it is further from 1 than the spreads. Copy lengths are not in the counts (QEMU",
+               "(max-min) in % of the median; ratios are medians over medians with a 95% bootstrap",
+               "interval. Only TCP's timing moves a count: how small sends coalesce into skbs,",
+               "skbs into segments and ACKs. A ratio says more or less than plain only where its",
+               "interval excludes 1. Copy lengths are not in the counts (QEMU",
                "runs a whole `rep movs` in one block): they measure per-call and per-packet work.",
                "Lower is better.", "",
                "### Streams, per payload byte", ""]

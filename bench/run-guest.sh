@@ -60,7 +60,7 @@ fi
 {
 	echo "kernel=$(uname -r)"
 	echo "guest_cpus=$(nproc) sender_cpu=$SENDER_CPU peer_cpu=$PEER_CPU"
-	echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-5} count_reps=${BENCH_COUNT_REPS:-7} seed=${BENCH_SEED:-1}"
+	echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-5} count_reps=${BENCH_COUNT_REPS:-11} seed=${BENCH_SEED:-1}"
 	echo "nic=$TX_IF -> $RX_IF (virtio-net on vnet_hdr taps, QEMU $(cat /sys/class/dmi/id/product_name 2>/dev/null || echo pc))"
 	echo "nicmem=$("$BIN/nicmem-state" "$TX_IF" | tr '\n' ' ')"
 } >"$out/guest.env"
