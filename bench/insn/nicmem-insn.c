@@ -198,6 +198,9 @@ static void plugin_exit(qemu_plugin_id_t id, void *p)
 {
 	if (out)
 		fclose(out);
+	g_free(out_path);
+	if (tbs)
+		g_hash_table_destroy(tbs);
 	qemu_plugin_scoreboard_free(counts);
 }
 
@@ -228,7 +231,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id,
 	user_insns = qemu_plugin_scoreboard_u64_in_struct(
 		counts, struct vcpu_insns, user);
 	if (profile)
-		tbs = g_hash_table_new(tb_hash, tb_equal);
+		tbs = g_hash_table_new_full(tb_hash, tb_equal, g_free, NULL);
 	qemu_plugin_register_vcpu_tb_trans_cb(id, tb_trans);
 	qemu_plugin_register_atexit_cb(id, plugin_exit, NULL);
 	return 0;
