@@ -26,12 +26,15 @@ cmd_guest() {
 
 # Upstream selftests of the paths the series changes, built against the
 # headers of the kernel the tests boot: tls (its splice and sendfile cases go
-# through MSG_SPLICE_PAGES, which the series moved) and msg_zerocopy.
+# through MSG_SPLICE_PAGES, which the series moved), msg_zerocopy, and
+# ncdevmem (devmem TX through virtio_net's net_iov path), with the YNL C
+# library it needs (built in the kernel tree's tools/net/ynl, for the
+# ethtool and netdev families only).
 GUEST_SELFTESTS=$NICMEM_WORK/guest/selftests
 guest_selftests() {
 	local st=$BR_WORK/linux/tools/testing/selftests out=$BR_WORK/guest/selftests
 	[[ -f $NICMEM_WORK/$KB_DIR/.config ]] || die "no $NICMEM_FLAVOUR kernel configured: run 'scripts/nicmem kernel' first"
-	msg "building the upstream selftests tls and msg_zerocopy (headers of the $NICMEM_FLAVOUR kernel)"
+	msg "building the upstream selftests tls, msg_zerocopy and ncdevmem (headers of the $NICMEM_FLAVOUR kernel)"
 	mkdir -p "$GUEST_SELFTESTS"
 	kmake_logged "$GUEST_SELFTESTS/headers.log" headers || die "make headers failed; see $GUEST_SELFTESTS/headers.log"
 	br_run /bin/bash -euo pipefail -c '
@@ -39,6 +42,10 @@ guest_selftests() {
 		$cc -O2 -Wall -isystem "$hdr" -I"$st" -o "$out/tls" "$st/net/tls.c" -lpthread
 		$cc -O2 -Wall -isystem "$hdr" -I"$st" -o "$out/msg_zerocopy" "$st/net/msg_zerocopy.c"
 		cp "$st/net/msg_zerocopy.sh" "$out/"
+		ynl=$st/../../net/ynl
+		make -s -C "$ynl" GENS="ethtool netdev" RSTS="" CC="$cc" libynl.a
+		$cc -O2 -Wall -isystem "$hdr" -I"$st" -I"$ynl/lib" -I"$ynl/generated" \
+			-o "$out/ncdevmem" "$st/drivers/net/hw/ncdevmem.c" "$ynl/libynl.a"
 	' _ "$st" "$out" "$BR_WORK/$KB_DIR/usr/include" "clang$LLVM_SUFFIX" >"$GUEST_SELFTESTS/build.log" 2>&1 ||
 		die "building the upstream selftests failed; see $GUEST_SELFTESTS/build.log: $(tail -n 3 "$GUEST_SELFTESTS/build.log" | tr '\n' ' ')"
 }
