@@ -14,6 +14,7 @@
 # RX devmem (header split, flow steering, queue restart), which
 # virtio_net lacks, before every case, TX included.
 source "$(dirname "$0")/../lib/env.sh"
+source "$(dirname "$0")/../lib/xstream.sh"
 NCDEVMEM=/nicmem/work/guest/selftests/ncdevmem
 [[ -x $NCDEVMEM ]] || fail "ncdevmem not built (scripts/nicmem guest)"
 [[ -c /dev/udmabuf ]] || fail "no /dev/udmabuf (CONFIG_UDMABUF)"
