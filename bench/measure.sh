@@ -84,7 +84,7 @@ bench_run() { # bench_run <mode> <size> <rep>
 		echo "# nicmem-bench $1 $2 failed" >&2
 		return
 	}
-	IFS=, read -r mode size bytes secs mbit util sd _ _ <<<"$line"
+	IFS=, read -r mode size _ _ mbit util sd _ _ <<<"$line"
 	echo "nicmem-bench,STREAM,$mode,$size,$3,$mbit,10^6bits/s,$util,$sd,us/KB,$((c1[0] - c0[0])),$((c1[1] - c0[1]))" >>"$csv"
 }
 

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
 # The order of the benchmark's runs, sourced by bench/measure.sh and
 # bench/count.sh: modes and sizes are shuffled for every repetition, from a
 # seed (BENCH_SEED, default 1), so that a warm-up or a drift of the machine
