@@ -13,6 +13,7 @@ Standard library only.
 
     python3 bench/report.py <results-dir>
 """
+import bisect
 import csv
 import math
 import random
@@ -43,12 +44,17 @@ def values(rows, field):
     return [float(r[field]) for r in rows if r[field] not in ("", "nan")]
 
 
+def interval95(samples):
+    """The central 95% of bootstrap samples: (low, high)."""
+    s = sorted(samples)
+    return s[int(0.025 * len(s))], s[int(0.975 * len(s)) - 1]
+
+
 def bootstrap_median(vals, rng):
     """95% percentile-bootstrap interval of the median."""
     if len(vals) < 2:
         return vals[0], vals[0]
-    meds = sorted(statistics.median(rng.choices(vals, k=len(vals))) for _ in range(BOOT))
-    return meds[int(0.025 * BOOT)], meds[int(0.975 * BOOT) - 1]
+    return interval95(statistics.median(rng.choices(vals, k=len(vals))) for _ in range(BOOT))
 
 
 def summary(rows, field):
@@ -65,8 +71,6 @@ def fmt(stat, digits=1):
         return "-"
     med, lo, hi, _ = stat
     return f"{med:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
-
-
 
 
 def ratio(rows_a, rows_b, field):
@@ -87,14 +91,14 @@ def ratio_of(a, b, digits=2):
         mb = statistics.median(rng.choices(b, k=len(b)))
         if mb:
             rs.append(statistics.median(rng.choices(a, k=len(a))) / mb)
-    rs.sort()
-    lo, hi = rs[int(0.025 * len(rs))], rs[int(0.975 * len(rs)) - 1]
+    lo, hi = interval95(rs)
     return f"{r:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def load_counts(d):
     """Runs of count.csv, each with the instruction counts between its two
-    markers: {"total", "sender_k", "sender_u", "peer"} added to the row.
+    markers: "total", "sender_k", "sender_u" and the block profile "tb"
+    added to the row.
     The k-th completed start/end pair of insn.log is the k-th row."""
     cpath, ipath = d / "count.csv", d / "insn.log"
     if not cpath.exists() or not ipath.exists():
@@ -121,7 +125,6 @@ def load_counts(d):
         du = [c1[i][1] - c0[i][1] for i in range(len(c0))]
         row["total"] = sum(dk) + sum(du)
         row["sender_k"], row["sender_u"] = dk[vcpu], du[vcpu]
-        row["peer"] = row["total"] - dk[vcpu] - du[vcpu]
     return [r for r in rows if r["rep"] != "0"]
 
 
@@ -152,9 +155,9 @@ def count_table(runs, kind, modes):
             for m in modes:
                 rs = [r for r in sel if r["mode"] == m and int(r["size"]) == size]
                 if field == "sender":
-                    vals = [(r["sender_k"] + r["sender_u"]) / int(r["work"]) for r in rs]
                     ks = [per_unit(r, "sender_k") for r in rs]
                     us = [per_unit(r, "sender_u") for r in rs]
+                    vals = [k + u for k, u in zip(ks, us)]
                 else:
                     vals = [per_unit(r, "total") for r in rs]
                 vals_of[(field, m)] = vals
@@ -169,10 +172,7 @@ def count_table(runs, kind, modes):
                     cells.append(f"{mv:.{digits}f} ±{spread / 2:.1f}%")
             for m in modes[1:]:
                 cells.append(ratio_of(vals_of[(field, m)], vals_of[(field, "plain")]))
-        rs = [r for r in sel if r["mode"] == "nicmem" and int(r["size"]) == size]
-        nb = sum(int(r["nicmem_bytes"]) for r in rs)
-        fb = sum(int(r["fallback_bytes"]) for r in rs)
-        cells.append(f"{100 * nb / (nb + fb):.0f}%" if nb + fb else "-")
+        cells.append(nicmem_share([r for r in sel if r["mode"] == "nicmem" and int(r["size"]) == size]))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -191,7 +191,6 @@ def load_kallsyms(path):
 
 def functions(tbfile, syms):
     """Instructions per function from a plugin block profile."""
-    import bisect
     addrs = [a for a, _ in syms]
     per = defaultdict(int)
     for line in tbfile.read_text().splitlines():
@@ -237,6 +236,13 @@ def profile_tables(runs, syms, top=25):
     return lines
 
 
+def nicmem_share(rows):
+    """Of the MSG_NICMEM runs' bytes, the share sent from NIC memory."""
+    nb = sum(int(r["nicmem_bytes"]) for r in rows)
+    fb = sum(int(r["fallback_bytes"]) for r in rows)
+    return f"{100 * nb / (nb + fb):.0f}%" if nb + fb else "-"
+
+
 def human(size):
     for unit, div in (("MiB", 1 << 20), ("KiB", 1 << 10)):
         if size >= div and size % div == 0:
@@ -265,10 +271,7 @@ def table(groups, tool, test, modes):
         for m in modes[1:]:
             cells += [ratio(rows[m], rows["plain"], "throughput"),
                       ratio(rows[m], rows["plain"], "service_demand")]
-        rows = groups.get((tool, test, "nicmem", size), [])
-        nb = sum(int(r["nicmem_bytes"]) for r in rows)
-        fb = sum(int(r["fallback_bytes"]) for r in rows)
-        cells.append(f"{100 * nb / (nb + fb):.0f}%" if nb + fb else "-")
+        cells.append(nicmem_share(rows["nicmem"]))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
