@@ -124,9 +124,7 @@ fn send_all(s: &TcpStream, buf: &[u8], flags: i32, zc: &mut Completions) -> io::
             Ok(n) => {
                 off += n;
                 sends += 1;
-                if flags == libc::MSG_ZEROCOPY {
-                    zc.sent();
-                }
+                zc.sent();
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) && flags == libc::MSG_ZEROCOPY => {
                 zc.wait_some(s)?;
@@ -141,7 +139,7 @@ fn stream(addr: &str, mode: &str, size: usize, seconds: f64) -> io::Result<()> {
     let s = TcpStream::connect(addr)?;
     let flags = mode_flags(&s, mode)?;
     let buf = payload(size);
-    let mut zc = Completions::default();
+    let mut zc = Completions::for_flags(flags);
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     let (b0, t0) = read_cpu();
     let start = Instant::now();
@@ -150,15 +148,11 @@ fn stream(addr: &str, mode: &str, size: usize, seconds: f64) -> io::Result<()> {
     while Instant::now() < end {
         send_all(&s, &buf, flags, &mut zc)?;
         bytes += size as u64;
-        if flags == libc::MSG_ZEROCOPY {
-            zc.drain(&s)?;
-        }
+        zc.drain(&s)?;
     }
     let secs = start.elapsed().as_secs_f64();
     let (b1, t1) = read_cpu();
-    if flags == libc::MSG_ZEROCOPY {
-        zc.wait_all(&s)?;
-    }
+    zc.wait_all(&s)?;
     let info = TcpNicmemInfo::of(&s).unwrap_or_default();
     let (util, sd) = service_demand(b1 - b0, t1 - t0, secs, ncpu, bytes);
     println!(
@@ -184,14 +178,14 @@ fn count(addr: &str, mode: &str, size: usize, bytes: u64) -> io::Result<()> {
     let mut s = TcpStream::connect(addr)?;
     let flags = mode_flags(&s, mode)?;
     let buf = payload(size);
-    let mut zc = Completions::default();
+    let mut zc = Completions::for_flags(flags);
     let (mut sent, mut sends) = (0u64, 0u64);
     marker::start();
     while sent < bytes {
         let n = buf.len().min((bytes - sent) as usize);
         sends += send_all(&s, &buf[..n], flags, &mut zc)?;
         sent += n as u64;
-        if flags == libc::MSG_ZEROCOPY && sends % 64 == 0 {
+        if sends % 64 == 0 {
             zc.drain(&s)?;
         }
     }
@@ -200,9 +194,7 @@ fn count(addr: &str, mode: &str, size: usize, bytes: u64) -> io::Result<()> {
     // ACK of our last byte.
     let mut b = [0u8; 1];
     while s.read(&mut b)? > 0 {}
-    if flags == libc::MSG_ZEROCOPY {
-        zc.wait_all(&s)?;
-    }
+    zc.wait_all(&s)?;
     marker::end();
     let info = TcpNicmemInfo::of(&s).unwrap_or_default();
     println!(
@@ -220,18 +212,14 @@ fn rr(addr: &str, mode: &str, size: usize, transactions: u64) -> io::Result<()> 
     let flags = mode_flags(&s, mode)?;
     let buf = payload(size);
     let mut back = vec![0u8; size];
-    let mut zc = Completions::default();
+    let mut zc = Completions::for_flags(flags);
     marker::start();
     for _ in 0..transactions {
         send_all(&s, &buf, flags, &mut zc)?;
         s.read_exact(&mut back)?;
-        if flags == libc::MSG_ZEROCOPY {
-            zc.drain(&s)?;
-        }
+        zc.drain(&s)?;
     }
-    if flags == libc::MSG_ZEROCOPY {
-        zc.wait_all(&s)?;
-    }
+    zc.wait_all(&s)?;
     marker::end();
     if back != buf {
         return Err(io::Error::other("echo returned other bytes"));
