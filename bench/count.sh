@@ -6,9 +6,10 @@
 # between two markers (nicmem-bench count: N bytes to a sink and until it
 # has them all; nicmem-bench rr: T transactions with an echo server). The
 # plugin writes the guest's instruction counts at each marker; the host
-# pairs them with the runs listed here (bench/report.py). Same work, same
-# count: the counts need no repetitions to be trusted, the repetitions show
-# how far TCP's own timing (ACK and segment patterns) moves them.
+# pairs them with the runs listed here (bench/report.py). Only TCP's own
+# timing moves a count (how sends coalesce into skbs, segments and ACKs):
+# about 1% for request/response, tens of percent for streams of small
+# sends, hence the repetitions.
 #
 #   bench/count.sh <out-dir>
 #

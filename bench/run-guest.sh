@@ -7,7 +7,7 @@
 # and the interrupts of each NIC), then runs the instruction counts
 # (bench/count.sh, when QEMU has the counting plugin loaded) and the
 # time-based comparison (bench/measure.sh). Output in $1: count.csv,
-# results.csv, profiles and guest.env.
+# results.csv, guest.env, and kallsyms for a block profile.
 set -uo pipefail
 source /nicmem/repo/tests/vm/lib/env.sh
 out=${1:-/nicmem/out/bench}

@@ -6,8 +6,8 @@
 # still refuse cleanly, because a dma-buf needs a DMA device to be mapped
 # for and virtio_net without VIRTIO_F_ACCESS_PLATFORM has none: the
 # upstream ncdevmem client, binding a udmabuf on TX_IF, gets EOPNOTSUPP
-# with the extack "Device doesn't support DMA", no warning, nothing left
-# bound, and the NIC still sends from NIC memory afterwards.
+# with the extack "Device doesn't support DMA", no warning, and the NIC
+# still sends from NIC memory afterwards.
 #
 # So devmem TX cannot run on this emulated NIC, and upstream's
 # drivers/net/hw/devmem.py skips here anyway: its require_devmem() probes
