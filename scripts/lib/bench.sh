@@ -19,11 +19,14 @@ qemu_deb_version() {
 # bench_plugin: builds bench/insn/nicmem-insn.c into
 # $NICMEM_WORK/insn/libnicmem-insn.so, against the qemu-plugin.h of
 # Debian's qemu source package of the installed version (apt checks it
-# against the signed Sources index). Redone when either changes.
+# against the signed Sources index). Redone when either changes. Sets
+# BENCH_PLUGIN_DESC (for the provenance).
 bench_plugin() {
-	local dir=$NICMEM_WORK/insn ver stamp
+	local dir=$NICMEM_WORK/insn ver src stamp
 	ver=$(qemu_deb_version) || die "cannot read the version of qemu-system-x86 in the build root"
-	stamp="$ver $(sha256sum "$NICMEM_REPO/bench/insn/nicmem-insn.c" | cut -d' ' -f1)"
+	src=$(sha256sum "$NICMEM_REPO/bench/insn/nicmem-insn.c" | cut -d' ' -f1)
+	stamp="$ver $src"
+	BENCH_PLUGIN_DESC="nicmem-insn (${src:0:12})"
 	if stamp_ok "$dir/plugin.stamp" "$stamp" && [[ -f $dir/libnicmem-insn.so ]]; then
 		return 0
 	fi
@@ -92,7 +95,6 @@ cmd_bench() {
 			VM_PLUGIN+=,profile=on
 			export BENCH_PROFILE BENCH_TIMED=0
 		fi
-		BENCH_PLUGIN_DESC="nicmem-insn ($(sha256sum "$NICMEM_REPO/bench/insn/nicmem-insn.c" | cut -c1-12))"
 		export BENCH_COUNT=1
 	fi
 	# What the run is made of, taken before it starts.
