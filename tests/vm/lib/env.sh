@@ -184,16 +184,20 @@ wait_in_use() { # wait_in_use <iface> <min>: prints the chunks in use once at le
 	echo "${v:-0}"
 }
 
-peer_reset() { # peer_reset <port>: the sender aborted <port>'s connection; its peer must hear of it
+peer_reset() { # peer_reset <port>...: the sender aborted these ports' connections; their peers must hear of it
 	# The aborting side sends an RST (as tcp_abort() does), so within 10 s
 	# the receiver in RX_NS has no established connection on <port> left; a
-	# peer that is not told would wait forever on a dead connection.
-	local i
+	# peer that is not told would wait forever on a dead connection. One ss
+	# per look for all ports: process starts are slow on the debug guest.
+	local i p filter=""
+	for p in "$@"; do
+		filter+="${filter:+ or }sport = :$p"
+	done
 	for i in $(seq 1 100); do
-		[[ -z $(rx ss -Htn state established "( sport = :$1 )") ]] && return 0
+		[[ -z $(rx ss -Htn state established "( $filter )") ]] && return 0
 		sleep 0.1
 	done
-	fail "port $1: the sender aborted, but 10 s later the receiver's connection is still established (no RST sent): $(rx ss -Htni "( sport = :$1 )" | tr '\n' ' ')"
+	fail "port(s) $*: the sender aborted, but 10 s later the receiver's connection is still established (no RST sent): $(rx ss -Htni state established "( $filter )" | tr '\n' ' ')"
 }
 
 wait_in_use_zero() { # wait_in_use_zero <iface>: within 30 s, or fail with where the data sits

@@ -12,14 +12,21 @@
 //! nicmem-stream pattern - --seed S --offset O --len L
 //!     print L bytes of the pattern from offset O, in hex
 //! ```
+//! `--flows F` (send and recv) runs F flows on the ports `port .. port+F-1`
+//! in one process, flow `i` with seed `S+i`; every output line is then
+//! prefixed with `port P: `, and the exit status is a failure if any flow
+//! failed. Many flows cost one process start instead of many, which counts on
+//! a slow (debug, emulated) test guest.
+//!
 //! The payload is `libnicmem::Pattern`, so a test can look for any piece of
 //! a stream in the NIC memory backing file.
 
 use libnicmem::{exit_code, send_all, setsockopt_int, Pattern, TcpNicmemInfo, MSG_NICMEM};
 use sha2::{Digest, Sha256};
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use std::thread;
 use std::time::{Duration, Instant};
 
 struct Args {
@@ -34,6 +41,7 @@ struct Args {
     len: u64,
     rcvbuf: Option<i32>,
     sndbuf: Option<i32>,
+    flows: u16,
 }
 
 fn parse() -> Result<Args, String> {
@@ -52,6 +60,7 @@ fn parse() -> Result<Args, String> {
         len: 64,
         rcvbuf: None,
         sndbuf: None,
+        flows: 1,
     };
     while let Some(opt) = it.next() {
         let mut val = || it.next().ok_or(format!("{opt} needs a value"));
@@ -64,6 +73,12 @@ fn parse() -> Result<Args, String> {
             "--len" => a.len = num(&val()?)?,
             "--rcvbuf" => a.rcvbuf = Some(num(&val()?)? as i32),
             "--sndbuf" => a.sndbuf = Some(num(&val()?)? as i32),
+            "--flows" => {
+                a.flows = u16::try_from(num(&val()?)?)
+                    .ok()
+                    .filter(|f| *f > 0)
+                    .ok_or("--flows must be 1 to 65535")?
+            }
             "--flags" => {
                 a.flags = match val()?.as_str() {
                     "plain" => 0,
@@ -99,17 +114,21 @@ fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn recv(a: &Args) -> io::Result<()> {
-    let l = TcpListener::bind(&a.addr)?;
+fn listen(a: &Args, addr: SocketAddr) -> io::Result<TcpListener> {
+    let l = TcpListener::bind(addr)?;
     if let Some(sz) = a.rcvbuf {
         // Set on the listener, so that the window is small from the start.
         setsockopt_int(&l, libc::SOL_SOCKET, libc::SO_RCVBUF, sz)?;
     }
-    println!("listening {}", l.local_addr()?);
-    io::stdout().flush()?;
+    Ok(l)
+}
+
+/// Accepts one connection on `l` and reads it to EOF.
+fn recv_one(a: &Args, l: TcpListener) -> io::Result<Vec<String>> {
     let (mut s, _) = l.accept()?;
+    drop(l);
     if a.delay_ms != 0 {
-        std::thread::sleep(Duration::from_millis(a.delay_ms));
+        thread::sleep(Duration::from_millis(a.delay_ms));
     }
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
@@ -122,8 +141,10 @@ fn recv(a: &Args) -> io::Result<()> {
         h.update(&buf[..n]);
         total += n as u64;
     }
-    println!("recv bytes={total} sha256={}", hex(&h.finalize()));
-    Ok(())
+    Ok(vec![format!(
+        "recv bytes={total} sha256={}",
+        hex(&h.finalize())
+    )])
 }
 
 /// The pattern bytes `[offset, offset + len)` of stream `seed`.
@@ -141,15 +162,16 @@ fn pattern_at(seed: u64, offset: u64, len: u64) -> Vec<u8> {
     out
 }
 
-fn send(a: &Args) -> io::Result<()> {
-    let s = TcpStream::connect(&a.addr)?;
+/// Sends `a.bytes` of pattern `seed` to `addr` and waits for the peer's EOF.
+fn send_one(a: &Args, addr: SocketAddr, seed: u64) -> io::Result<Vec<String>> {
+    let s = TcpStream::connect(addr)?;
     if let Some(sz) = a.sndbuf {
         setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_SNDBUF, sz)?;
     }
     if a.flags == libc::MSG_ZEROCOPY {
         setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
     }
-    let mut pat = Pattern::new(a.seed);
+    let mut pat = Pattern::new(seed);
     let mut h = Sha256::new();
     let mut buf = vec![0u8; a.chunk];
     let t0 = Instant::now();
@@ -168,26 +190,113 @@ fn send(a: &Args) -> io::Result<()> {
     let mut rs = &s;
     while rs.read(&mut sink)? > 0 {}
     let secs = t0.elapsed().as_secs_f64();
-    println!(
+    let mut out = vec![format!(
         "send bytes={} sha256={} seconds={secs:.3} mbit_s={:.1}",
         a.bytes,
         hex(&h.finalize()),
         a.bytes as f64 * 8.0 / secs / 1e6
-    );
-    match info {
+    )];
+    out.push(match info {
         Ok(i) => {
             let reasons: Vec<String> = i
                 .fallback_reasons()
                 .map(|(n, b)| format!("{n}={b}"))
                 .collect();
-            println!(
+            format!(
                 "nicmem bytes={} fallback={} {}",
                 i.bytes,
                 i.fallback_bytes,
                 reasons.join(" ")
-            );
+            )
         }
-        Err(e) => println!("nicmem unavailable ({e})"),
+        Err(e) => format!("nicmem unavailable ({e})"),
+    });
+    Ok(out)
+}
+
+/// The address of flow `i`: `a.addr` with its port moved up by `i`.
+fn flow_addr(base: SocketAddr, i: u16) -> io::Result<SocketAddr> {
+    let port = base
+        .port()
+        .checked_add(i)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "port range past 65535"))?;
+    Ok(SocketAddr::new(base.ip(), port))
+}
+
+/// Runs `a.flows` flows of `cmd` in threads; one flow runs in this thread and
+/// prints as the single-flow tool always has.
+fn run(a: &Args) -> io::Result<()> {
+    let base = a.addr.to_socket_addrs()?.next().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "address resolves to nothing")
+    })?;
+    let receiving = a.cmd == "recv";
+    let mut listeners = Vec::new();
+    if receiving {
+        // Every port listens before the first line is printed.
+        for i in 0..a.flows {
+            let l = listen(a, flow_addr(base, i)?)?;
+            println!("listening {}", l.local_addr()?);
+            listeners.push(l);
+        }
+        io::stdout().flush()?;
+    }
+    if a.flows == 1 {
+        let out = match listeners.pop() {
+            Some(l) => recv_one(a, l)?,
+            None => send_one(a, base, a.seed)?,
+        };
+        out.iter().for_each(|l| println!("{l}"));
+        return Ok(());
+    }
+    let t0 = Instant::now();
+    type Flow = (u16, io::Result<Vec<String>>, Duration);
+    let results: Vec<Flow> = thread::scope(|sc| {
+        let mut handles = Vec::new();
+        let mut listeners = listeners.into_iter();
+        for i in 0..a.flows {
+            let addr = flow_addr(base, i)?;
+            let l = listeners.next();
+            let seed = a.seed.wrapping_add(u64::from(i));
+            handles.push((
+                addr.port(),
+                sc.spawn(move || {
+                    let r = match l {
+                        Some(l) => recv_one(a, l),
+                        None => send_one(a, addr, seed),
+                    };
+                    (r, t0.elapsed())
+                }),
+            ));
+        }
+        Ok::<_, io::Error>(
+            handles
+                .into_iter()
+                .map(|(port, h)| {
+                    let (r, t) = h.join().unwrap_or_else(|_| {
+                        (Err(io::Error::other("flow thread panicked")), t0.elapsed())
+                    });
+                    (port, r, t)
+                })
+                .collect(),
+        )
+    })?;
+    let mut failed = 0;
+    for (port, r, t) in results {
+        match r {
+            Ok(lines) => lines.iter().for_each(|l| println!("port {port}: {l}")),
+            Err(e) => {
+                println!("port {port}: nicmem-stream: {e}");
+                failed += 1;
+            }
+        }
+        // When each flow ended tells where a slow run spent its time.
+        println!("port {port}: ended after {:.3} s", t.as_secs_f64());
+    }
+    if failed > 0 {
+        return Err(io::Error::other(format!(
+            "{failed} of {} flows failed",
+            a.flows
+        )));
     }
     Ok(())
 }
@@ -201,8 +310,7 @@ fn main() -> ExitCode {
         }
     };
     let r = match a.cmd.as_str() {
-        "send" => send(&a),
-        "recv" => recv(&a),
+        "send" | "recv" => run(&a),
         "pattern" => {
             println!("{}", hex(&pattern_at(a.seed, a.offset, a.len)));
             Ok(())
@@ -238,6 +346,15 @@ mod tests {
             pattern_at(3, 131_072, 100),
             whole[131_072..131_172].to_vec()
         );
+    }
+
+    #[test]
+    fn flow_ports_count_up_and_stop_at_the_top() {
+        let base: SocketAddr = "10.0.0.2:7400".parse().unwrap();
+        assert_eq!(flow_addr(base, 63).unwrap().to_string(), "10.0.0.2:7463");
+        let top: SocketAddr = "[::1]:65535".parse().unwrap();
+        assert!(flow_addr(top, 0).is_ok());
+        assert!(flow_addr(top, 1).is_err());
     }
 
     #[test]
