@@ -34,6 +34,8 @@ setup_host() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
 	if ((${#missing[@]})); then
+		command -v apt-get >/dev/null ||
+			die "missing: ${missing[*]} (and no apt-get to install them: a Debian or Ubuntu host is needed, or install them by hand)"
 		msg "installing host packages: ${missing[*]}"
 		apt-get update -qq || die "apt-get update failed"
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
