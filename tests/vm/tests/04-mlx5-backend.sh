@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# timeout: 600
 # The provider of NIC driver offers (the mlx5 MEMIC path): its KUnit suite
 # (how much memory to take, page rounding, falling back to smaller sizes,
 # the device's errors) passes at load; the emulated NIC offers its BAR as
