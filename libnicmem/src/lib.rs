@@ -135,7 +135,8 @@ impl Pattern {
     /// The pattern stream of `seed`; every seed has its own stream.
     pub fn new(seed: u64) -> Self {
         // One splitmix64 step: a bijection of the seed, so no two seeds share
-        // a state; xorshift's one forbidden state (0) becomes 1.
+        // a state, but for the one seed whose step gives xorshift's forbidden
+        // state 0: it takes 1, as the seed whose step gives 1 does.
         let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
