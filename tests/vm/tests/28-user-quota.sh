@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# timeout: 480
 # The quota is per user, not per socket: an unprivileged user with many
 # sockets holds at most its share of NIC memory (the rest of its sends fall
 # back, counted as quota), and another user still gets NIC memory
