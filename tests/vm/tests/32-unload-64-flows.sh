@@ -10,12 +10,14 @@
 # then ran out before the unload.
 source "$(dirname "$0")/../lib/env.sh"
 FLOWS=64 BASE=7400 BYTES=$((1 << 20))
+flow_sums() { # flow_sums <send|recv> <file>: "port bytes sha256" of each whole stream of a --flows run
+	awk -v kind="$1" '$3 == kind { sub(/bytes=/, "", $4); sub(/sha256=/, "", $5); print $2 + 0, $4, $5 }' "$2"
+}
 ended() { # ended <file>: when the first and the last of a --flows run's flows ended
 	awk '/ ended after / { t = $(NF - 1); if (n++ == 0 || t < lo) lo = t; if (t > hi) hi = t }
 		END { printf "ended after %s to %s s", lo, hi }' "$1"
 }
 load_module || fail "insmod failed"
-rm -f /tmp/send.74?? /tmp/recv.74??
 t0=$(date +%s)
 rx "$BIN/nicmem-stream" recv "0.0.0.0:$BASE" --flows $FLOWS --rcvbuf 65536 --delay-ms 25000 >/tmp/recv.all 2>&1 &
 rpid=$!
@@ -36,8 +38,10 @@ log "senders done $(($(date +%s) - t0))s after the start: flows $(ended /tmp/sen
 declare -A sent got
 while read -r port what; do
 	sent[$port]=$what
-done < <(awk '$3 == "send" { sub(/bytes=/, "", $4); sub(/sha256=/, "", $5); print $2 + 0, $4, $5 }
-	/Software caused connection abort/ { print $2 + 0, "aborted" }' /tmp/send.all)
+done < <(
+	flow_sums send /tmp/send.all
+	awk '/Software caused connection abort/ { print $2 + 0, "aborted" }' /tmp/send.all
+)
 aborted_ports=()
 intact=0 aborted=0
 for i in $(seq 0 $((FLOWS - 1))); do
@@ -65,7 +69,7 @@ wait $rpid || true
 log "receivers done $(($(date +%s) - t0))s after the start: flows $(ended /tmp/recv.all)"
 while read -r port what; do
 	got[$port]=$what
-done < <(awk '$3 == "recv" { sub(/bytes=/, "", $4); sub(/sha256=/, "", $5); print $2 + 0, $4, $5 }' /tmp/recv.all)
+done < <(flow_sums recv /tmp/recv.all)
 for i in $(seq 0 $((FLOWS - 1))); do
 	port=$((BASE + i))
 	if [[ ${sent[$port]} == aborted ]]; then
