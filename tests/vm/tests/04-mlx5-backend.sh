@@ -55,7 +55,7 @@ log "hwcheck: $(tail -n1 <<<"$out")"
 # Its self-test: its own copy of the stream pattern must equal
 # nicmem-stream's (an owner compares a ConnectX's bytes on the wire with it),
 # and its pcap parser must judge made-up and real captures right.
-out=$(cd /tmp && STREAM_BIN="$BIN/nicmem-stream" "$NICMEM_REPO/scripts/nicmem-hwcheck" --self-test 2>&1) || fail "hwcheck --self-test failed: $(grep -E 'FAIL|NOT RUN' <<<"$out" | head -n 5)"
+out=$(cd /tmp && "$NICMEM_REPO/scripts/nicmem-hwcheck" --self-test --stream "$BIN/nicmem-stream" 2>&1) || fail "hwcheck --self-test failed: $(grep -E 'FAIL|NOT RUN' <<<"$out" | head -n 5)"
 grep -q "NOT RUN" <<<"$out" && fail "hwcheck --self-test skipped a part: $(grep 'NOT RUN' <<<"$out")"
 grep -q "pattern seed 99 offset 1234560 = nicmem-stream's: ok" <<<"$out" || fail "hwcheck did not compare its pattern with nicmem-stream's: $out"
 log "hwcheck self-test: $(tail -n1 <<<"$out")"
