@@ -5,12 +5,14 @@
 //! payload straight into memory on the NIC (see `kernel-patches/`). This crate
 //! holds the user-visible ABI of the series (the flag, `TCP_NICMEM_INFO`) and
 //! small safe wrappers used by the examples, the tests and the benchmarks;
-//! [`device`] reads the per-device state over netlink.
+//! [`device`] reads the per-device state over netlink, [`zerocopy`] reads
+//! MSG_ZEROCOPY completions for the senders that compare against it.
 
 use std::io;
 use std::os::fd::AsRawFd;
 
 pub mod device;
+pub mod zerocopy;
 
 /// The `send()` flag: place the payload in NIC memory (`include/linux/socket.h`).
 pub const MSG_NICMEM: i32 = 0x800_0000;

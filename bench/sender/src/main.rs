@@ -25,14 +25,13 @@
 //! /proc/stat over the run; service demand is CPU microseconds per KiB sent.
 
 mod marker;
-mod zerocopy;
 
+use libnicmem::zerocopy::Completions;
 use libnicmem::{exit_code, send, setsockopt_int, TcpNicmemInfo, MSG_NICMEM};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use zerocopy::Completions;
 
 /// Busy and total jiffies of all CPUs from a /proc/stat "cpu" line.
 fn cpu_times(stat: &str) -> Option<(u64, u64)> {

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! MSG_ZEROCOPY completions (Documentation/networking/msg_zerocopy.rst).
+//!
+//! Every successful `send()` with MSG_ZEROCOPY gets the next 32-bit id of
+//! its socket, starting at 0; the kernel reports ranges of ids whose pages
+//! it no longer uses on the socket's error queue.
 
 use std::fmt;
 use std::io;
@@ -44,6 +48,17 @@ impl Completions {
 
     /// Reads the completions queued on `s`, without blocking.
     pub fn drain(&mut self, s: &TcpStream) -> io::Result<()> {
+        self.drain_ranges(s, |_, _| {})
+    }
+
+    /// Reads the completions queued on `s`, without blocking, and calls
+    /// `done(lo, hi)` for each range of send ids (inclusive, may wrap)
+    /// whose buffers the kernel no longer uses.
+    pub fn drain_ranges(
+        &mut self,
+        s: &TcpStream,
+        mut done: impl FnMut(u32, u32),
+    ) -> io::Result<()> {
         while self.active {
             let mut control = [0u64; 16];
             // SAFETY: an all-zero msghdr is valid; it points at `control` only.
@@ -78,6 +93,7 @@ impl Completions {
                 continue;
             }
             let n = u64::from(err.ee_data.wrapping_sub(err.ee_info)) + 1;
+            done(err.ee_info, err.ee_data);
             self.completed += n;
             if err.ee_code & SO_EE_CODE_ZEROCOPY_COPIED != 0 {
                 self.copied += n;

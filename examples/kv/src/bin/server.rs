@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: GPL-2.0
+//! `nicmem-kv-server`: a memcached-protocol key-value server whose GET
+//! replies leave with plain send, MSG_NICMEM or MSG_ZEROCOPY.
+//!
+//! ```text
+//! nicmem-kv-server [--listen ADDR:PORT] [--send plain|nicmem|zerocopy]
+//!                  [--memory MiB] [--max-item BYTES]
+//! ```
+//! Defaults: `[::]:11211`, plain, 64 MiB, 1 MiB (as memcached's `-m`, `-I`).
+//! One thread per connection. It prints `listening on ADDR` once ready.
+
+use nicmem_kv::{serve, Config, Mode, Store};
+use std::io;
+use std::net::TcpListener;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+fn usage() -> io::Error {
+    io::Error::other(
+        "usage: nicmem-kv-server [--listen ADDR:PORT] [--send plain|nicmem|zerocopy] [--memory MiB] [--max-item BYTES]",
+    )
+}
+
+fn run() -> io::Result<()> {
+    let mut cfg = Config::default();
+    let mut listen = "[::]:11211".to_string();
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().ok_or_else(usage);
+        match a.as_str() {
+            "--listen" => listen = val()?,
+            "--send" => {
+                let v = val()?;
+                cfg.mode = Mode::from_name(&v)
+                    .ok_or_else(|| io::Error::other(format!("unknown send mode {v}")))?;
+            }
+            "--memory" => {
+                cfg.memory = val()?.parse::<usize>().map_err(|_| usage())? << 20;
+            }
+            "--max-item" => cfg.max_item = val()?.parse().map_err(|_| usage())?,
+            "-h" | "--help" => {
+                println!("{}", usage());
+                return Ok(());
+            }
+            _ => return Err(usage()),
+        }
+    }
+    let l = TcpListener::bind(&listen)?;
+    println!(
+        "listening on {} (send {})",
+        l.local_addr()?,
+        cfg.mode.name()
+    );
+    let store = Arc::new(Store::new(cfg));
+    for s in l.incoming() {
+        let s = match s {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("nicmem-kv-server: accept: {e}");
+                continue;
+            }
+        };
+        let _ = s.set_nodelay(true);
+        let store = store.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = serve(&store, s) {
+                eprintln!("nicmem-kv-server: connection: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    libnicmem::exit_code("nicmem-kv-server", run())
+}

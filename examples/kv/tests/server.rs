@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The server against its own client over loopback, in every send mode
+//! (on loopback MSG_NICMEM falls back to host memory and MSG_ZEROCOPY
+//! copies: what is checked here is the protocol and the bytes).
+
+use nicmem_kv::client::{Client, Value};
+use nicmem_kv::{serve, Config, Mode, Store};
+use std::net::TcpListener;
+use std::sync::Arc;
+
+fn server(mode: Mode) -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let store = Arc::new(Store::new(Config {
+        mode,
+        max_item: 1 << 20,
+        memory: 8 << 20,
+    }));
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let store = store.clone();
+            std::thread::spawn(move || serve(&store, s.unwrap()));
+        }
+    });
+    addr
+}
+
+const MODES: [Mode; 3] = [Mode::Plain, Mode::Nicmem, Mode::Zerocopy];
+
+fn value(seed: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    libnicmem::Pattern::new(seed).fill(&mut v);
+    v
+}
+
+#[test]
+fn set_then_get_returns_the_same_bytes() {
+    for mode in MODES {
+        let mut c = Client::connect(&server(mode)).unwrap();
+        for (i, len) in [0, 1, 64, 1000, 16 << 10, 1 << 20].into_iter().enumerate() {
+            let key = format!("k{i}");
+            let v = value(i as u64, len);
+            assert!(
+                c.set(key.as_bytes(), i as u32, &v).unwrap(),
+                "{mode:?} set {len}"
+            );
+            let got = c.get(&[key.as_bytes()]).unwrap();
+            assert_eq!(
+                got,
+                vec![Value {
+                    key: key.into_bytes(),
+                    flags: i as u32,
+                    data: v
+                }],
+                "{mode:?} value of {len} bytes"
+            );
+        }
+        // Several keys in one GET, a miss among them.
+        let got = c.get(&[b"k1", b"nope", b"k2"]).unwrap();
+        assert_eq!(
+            got.iter().map(|v| &v.key[..]).collect::<Vec<_>>(),
+            [b"k1", b"k2"]
+        );
+    }
+}
+
+#[test]
+fn a_set_replaces_and_delete_removes() {
+    let mut c = Client::connect(&server(Mode::Zerocopy)).unwrap();
+    assert!(c.set(b"a", 0, b"one").unwrap());
+    assert!(c.set(b"a", 0, b"two!").unwrap());
+    assert_eq!(c.get(&[b"a"]).unwrap()[0].data, b"two!");
+    assert!(c.delete(b"a").unwrap());
+    assert!(!c.delete(b"a").unwrap());
+    assert!(c.get(&[b"a"]).unwrap().is_empty());
+}
+
+#[test]
+fn pipelined_commands_get_their_replies_in_order() {
+    let mut c = Client::connect(&server(Mode::Nicmem)).unwrap();
+    c.send(b"set x 5 0 2 noreply\r\nhi\r\nget x\r\nbogus\r\nset y 0 0 1\r\nz\r\nget x y\r\n")
+        .unwrap();
+    assert_eq!(
+        c.values().unwrap(),
+        vec![Value {
+            key: b"x".to_vec(),
+            flags: 5,
+            data: b"hi".to_vec()
+        }]
+    );
+    assert_eq!(c.line().unwrap(), b"ERROR");
+    assert_eq!(c.line().unwrap(), b"STORED");
+    assert_eq!(c.values().unwrap().len(), 2);
+}
+
+#[test]
+fn errors_are_memcacheds() {
+    let addr = server(Mode::Plain);
+    let mut c = Client::connect(&addr).unwrap();
+    // Too large: refused, its data read past, the connection still works.
+    let big = vec![b'x'; (1 << 20) + 1];
+    assert!(!c.set(b"big", 0, &big).unwrap());
+    assert!(c.set(b"small", 0, b"ok").unwrap());
+    // Past the memory limit (8 MiB): refused.
+    let mib = vec![b'y'; 1 << 20];
+    let stored = (0..10)
+        .filter(|i| c.set(format!("m{i}").as_bytes(), 0, &mib).unwrap())
+        .count();
+    assert_eq!(stored, 7);
+    // Expired at once.
+    c.send(b"set gone 0 -1 1\r\nx\r\n").unwrap();
+    assert_eq!(c.line().unwrap(), b"STORED");
+    assert!(c.get(&[b"gone"]).unwrap().is_empty());
+    c.send(b"stats\r\n").unwrap();
+    let mut stats = Vec::new();
+    loop {
+        let l = c.line().unwrap();
+        if l == b"END" {
+            break;
+        }
+        stats.push(String::from_utf8(l).unwrap());
+    }
+    assert!(
+        stats.contains(&"STAT curr_items 9".to_string()),
+        "{stats:?}"
+    );
+    // A data block without its CRLF: an error, then the server closes.
+    c.send(b"set k 0 0 1\r\nxy\r\n").unwrap();
+    assert_eq!(c.line().unwrap(), b"CLIENT_ERROR bad data chunk");
+    assert!(c.line().is_err());
+    // A line that never ends: the same.
+    let mut c = Client::connect(&addr).unwrap();
+    c.send(&[b'g'; 4096]).unwrap();
+    assert_eq!(c.line().unwrap(), b"CLIENT_ERROR line too long");
+    assert!(c.line().is_err());
+}
