@@ -71,14 +71,27 @@ bench_provenance() {
 	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
-cmd_bench() {
-	local publish=0 arg
+# bench_args <args...>: checks the arguments of 'scripts/nicmem bench'
+# before anything is built; sets BENCH_PUBLISH.
+bench_args() {
+	local arg
+	BENCH_PUBLISH=0
 	for arg in "$@"; do
 		case $arg in
-		--publish) publish=1 ;;
+		--publish) BENCH_PUBLISH=1 ;;
 		*) die "bench: unknown argument '$arg' (only --publish)" ;;
 		esac
 	done
+	# Published results name the commit they come from: it must be one.
+	if ((BENCH_PUBLISH)) && [[ -n $(git -C "$NICMEM_REPO" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+		die "bench --publish: the tree has uncommitted changes; commit them first (the results record the commit)"
+	fi
+}
+
+cmd_bench() {
+	local publish
+	bench_args "$@"
+	publish=$BENCH_PUBLISH
 	step_begin bench
 	VM_PLUGIN=
 	BENCH_PLUGIN_DESC=none
