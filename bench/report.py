@@ -7,7 +7,10 @@
   and per transaction (RR), for the whole guest and for the sender's CPU,
   kernel and user apart; ratios to plain send;
 - results.csv (bench/measure.sh): throughput and service demand, medians
-  with 95% bootstrap intervals, ratios to plain send.
+  with 95% bootstrap intervals, ratios to plain send;
+- for the key-value benchmark (bench/kv.sh), count.csv rows of kind kv
+  (instructions per GET, the server's CPU apart) and kv.csv (requests per
+  second, p50 and p99 latency) for the real memcached and examples/kv.
 
 Standard library only.
 
@@ -23,7 +26,10 @@ from collections import defaultdict
 from pathlib import Path
 
 MODES = ["plain", "nicmem", "zerocopy"]
-COLORS = {"plain": "#555555", "nicmem": "#d62728", "zerocopy": "#1f77b4"}
+# The key-value benchmark: examples/kv's modes, and the real memcached.
+KV_SERVERS = ["plain", "memcached", "nicmem", "zerocopy"]
+COLORS = {"plain": "#555555", "nicmem": "#d62728", "zerocopy": "#1f77b4", "memcached": "#2ca02c"}
+UNIT = {"stream": "B", "rr": "transaction", "kv": "GET"}
 
 
 def load(path):
@@ -124,7 +130,10 @@ def load_counts(d):
         dk = [c1[i][0] - c0[i][0] for i in range(len(c0))]
         du = [c1[i][1] - c0[i][1] for i in range(len(c0))]
         row["total"] = sum(dk) + sum(du)
-        row["sender_k"], row["sender_u"] = dk[vcpu], du[vcpu]
+        # The sender runs the markers; a key-value run names its server's
+        # CPU (the load generator runs the markers).
+        cpu = int(row["server_cpu"]) if row.get("server_cpu") else vcpu
+        row["sender_k"], row["sender_u"] = dk[cpu], du[cpu]
     return [r for r in rows if r["rep"] != "0"]
 
 
@@ -132,7 +141,8 @@ def count_table(runs, kind, modes):
     """Instructions per byte (stream) or per transaction (rr), medians over
     the repetitions with their spread (max-min, % of the median); ratios of
     medians with a 95% bootstrap interval."""
-    per = "B" if kind == "stream" else "transaction"
+    per = UNIT[kind]
+    cpu = "server CPU" if kind == "kv" else "sender CPU"
     sel = [r for r in runs if r["kind"] == kind]
     sizes = sorted({int(r["size"]) for r in sel})
     if not sizes:
@@ -143,8 +153,8 @@ def count_table(runs, kind, modes):
 
     head = ["size"] + [f"{m} insn/{per}" for m in modes]
     head += [f"{m}/plain" for m in modes[1:]]
-    head += [f"sender CPU {m} kernel+user" for m in modes]
-    head += [f"sender CPU {m}/plain" for m in modes[1:]]
+    head += [f"{cpu} {m} kernel+user" for m in modes]
+    head += [f"{cpu} {m}/plain" for m in modes[1:]]
     head += ["NIC memory share (nicmem)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     digits = 2 if kind == "stream" else 0
@@ -214,10 +224,10 @@ def profile_tables(runs, syms, top=25):
         rs = {r["mode"]: r for r in prof if r["kind"] == kind and int(r["size"]) == size}
         if "plain" not in rs:
             continue
-        modes = [m for m in MODES if m in rs]
+        modes = [m for m in KV_SERVERS if m in rs] if kind == "kv" else [m for m in MODES if m in rs]
         per = {m: functions(rs[m]["tb"], syms) for m in modes}
         work = {m: int(rs[m]["work"]) for m in modes}
-        unit = "B" if kind == "stream" else "transaction"
+        unit = UNIT[kind]
         names = set().union(*per.values())
         def norm(m, n):
             return per[m].get(n, 0) / work[m]
@@ -319,11 +329,95 @@ def svg_panel(groups, tool, test, field, title, x0, y0, w, h, modes):
     return "\n".join(out)
 
 
+def load_kv(path):
+    """kv.csv rows (repetition 0, the warm-up, left out) by (server, size)."""
+    groups = defaultdict(list)
+    if path.exists():
+        with open(path, newline="") as f:
+            for row in csv.DictReader(f):
+                if row["rep"] != "0":
+                    groups[(row["server"], int(row["size"]))].append(row)
+    return groups
+
+
+def kv_table(groups):
+    """Requests per second and latency per value size and server; ratios of
+    requests per second to memcached's and to plain send's."""
+    sizes = sorted({k[1] for k in groups})
+    servers = [s for s in KV_SERVERS if any(k[0] == s for k in groups)]
+    if not sizes:
+        return []
+    head = ["value size"]
+    for s in servers:
+        head += [f"{s} GET/s", f"{s} p50 us", f"{s} p99 us"]
+    head += ["plain/memcached GET/s"] + [f"{s}/plain GET/s" for s in servers if s not in ("plain", "memcached")]
+    head += ["NIC memory share (nicmem)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for size in sizes:
+        rows = {s: groups.get((s, size), []) for s in servers}
+        cells = [human(size)]
+        for s in servers:
+            cells += [fmt(summary(rows[s], "rps"), 0), fmt(summary(rows[s], "p50_us"), 0),
+                      fmt(summary(rows[s], "p99_us"), 0)]
+        cells.append(ratio(rows.get("plain", []), rows.get("memcached", []), "rps"))
+        cells += [ratio(rows[s], rows.get("plain", []), "rps") for s in servers if s not in ("plain", "memcached")]
+        cells.append(nicmem_share(rows.get("nicmem", [])))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def kv_report(d, runs, env):
+    """results.md and results.svg of the key-value benchmark."""
+    kv = load_kv(d / "kv.csv")
+    md = ["# NICMEM key-value benchmark results", "",
+          "Generated by `scripts/nicmem bench --kv` (bench/kv.sh, bench/report.py); do not edit.",
+          "GETs from `nicmem-kv-load` (every value checked) to the real memcached (plain send, the",
+          "reference) and to `nicmem-kv-server` (examples/kv) with plain send, MSG_NICMEM and",
+          "MSG_ZEROCOPY; servers on one vCPU, the load generator on the other. Emulated device",
+          "under QEMU TCG: compare ratios measured side by side, not absolute numbers.", "",
+          "```", env.strip(), "```", ""]
+    if runs:
+        reps = len({r["rep"] for r in runs})
+        md += ["## Guest instructions per GET (QEMU plugin, exact counts)", "",
+               "A fixed number of GETs on one connection between two markers; insn/GET: the whole",
+               "guest (server, load generator, both network stacks); server CPU: the server's vCPU,",
+               f"kernel+user. Medians of {reps} repetitions in a seeded random order, ± half the",
+               "spread; ratios of medians with a 95% bootstrap interval. Lower is better.", ""]
+        md += count_table(runs, "kv", KV_SERVERS) + [""]
+        prof = profile_tables(runs, load_kallsyms(d / "kallsyms"))
+        if prof:
+            md += ["## Where the instructions go (plugin block profile, exact)", ""] + prof
+    if kv:
+        md += ["## Time-based", "",
+               "Cells: median [95% bootstrap interval] over the repetitions, each a closed loop of",
+               "GETs from several connections for a fixed time. Ratios: median over median.", ""]
+        md += kv_table(kv) + [""]
+    (d / "results.md").write_text("\n".join(md) + "\n")
+    w, h = 480, 300
+    groups = defaultdict(list)
+    for r in runs:
+        r["per_unit"] = r["total"] / int(r["work"])
+        groups[("count", "kv", r["mode"], int(r["size"]))].append(r)
+    for (s, size), rows in kv.items():
+        groups[("time", "kv", s, size)] += rows
+    panels = [
+        svg_panel(groups, "count", "kv", "per_unit", "guest instructions per GET", 0, 0, w, h, KV_SERVERS),
+        svg_panel(groups, "time", "kv", "rps", "GETs per second", w, 0, w, h, KV_SERVERS),
+    ]
+    svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * w}" height="{h}" font-family="sans-serif">',
+           f'<rect width="{2 * w}" height="{h}" fill="white"/>'] + panels + ["</svg>"]
+    (d / "results.svg").write_text("\n".join(svg) + "\n")
+    print(f"wrote {d / 'results.md'} and {d / 'results.svg'}")
+
+
 def main():
     d = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results")
     groups = load(d / "results.csv")
     runs = load_counts(d)
     env = (d / "environment.txt").read_text() if (d / "environment.txt").exists() else ""
+    if (d / "kv.csv").exists() or any(r["kind"] == "kv" for r in runs):
+        kv_report(d, runs, env)
+        return
     md = ["# NICMEM benchmark results", "",
           "Generated by `scripts/nicmem bench` (bench/run-guest.sh, bench/report.py); do not edit.",
           "Emulated device under QEMU TCG: compare ratios measured side by side, not absolute numbers.", "",

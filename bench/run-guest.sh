@@ -48,13 +48,19 @@ wait_listen 12865
 wait_listen 7900
 wait_listen 7901
 
-if [[ ${BENCH_COUNT:-} == 1 ]]; then
+if [[ ${BENCH_PROFILE:-} == 1 ]]; then
 	# A block profile maps addresses to functions with these.
-	[[ ${BENCH_PROFILE:-} == 1 ]] && cat /proc/kallsyms >"$out/kallsyms"
-	PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/count.sh "$out"
+	cat /proc/kallsyms >"$out/kallsyms"
 fi
-if [[ ${BENCH_TIMED:-1} == 1 ]]; then
-	PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/measure.sh "$out"
+if [[ ${BENCH_KV:-} == 1 ]]; then
+	SENDER_CPU=$SENDER_CPU PEER_CPU=$PEER_CPU /nicmem/repo/bench/kv.sh "$out" || exit 1
+else
+	if [[ ${BENCH_COUNT:-} == 1 ]]; then
+		PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/count.sh "$out"
+	fi
+	if [[ ${BENCH_TIMED:-1} == 1 ]]; then
+		PEER=$RX_ADDR BIN=$BIN SENDER_CPU=$SENDER_CPU /nicmem/repo/bench/measure.sh "$out"
+	fi
 fi
 
 {

@@ -6,12 +6,14 @@
 //! holds the user-visible ABI of the series (the flag, `TCP_NICMEM_INFO`) and
 //! small safe wrappers used by the examples, the tests and the benchmarks;
 //! [`device`] reads the per-device state over netlink, [`zerocopy`] reads
-//! MSG_ZEROCOPY completions for the senders that compare against it.
+//! MSG_ZEROCOPY completions for the senders that compare against it, and
+//! [`marker`] brackets the work the benchmark's instruction counter counts.
 
 use std::io;
 use std::os::fd::AsRawFd;
 
 pub mod device;
+pub mod marker;
 pub mod zerocopy;
 
 /// The `send()` flag: place the payload in NIC memory (`include/linux/socket.h`).

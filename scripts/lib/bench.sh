@@ -9,6 +9,8 @@
 # Results go to the run directory; 'scripts/nicmem bench --publish' also
 # puts them in bench/results/ (the committed results). BENCH_PROFILE=1: a
 # run that also counts instructions per function (slow; counts only).
+# --kv: the key-value benchmark instead (bench/kv.sh; GETs against the
+# real memcached and examples/kv), published to bench/results/kv/.
 
 # The QEMU the guest runs on, as Debian versions it (the plugin is built
 # against the plugin header of exactly this version).
@@ -79,7 +81,8 @@ bench_args() {
 	for arg in "$@"; do
 		case $arg in
 		--publish) BENCH_PUBLISH=1 ;;
-		*) die "bench: unknown argument '$arg' (only --publish)" ;;
+		--kv) export BENCH_KV=1 ;;
+		*) die "bench: unknown argument '$arg' (--publish, --kv)" ;;
 		esac
 	done
 	# Published results name the commit they come from: it must be one.
@@ -116,7 +119,7 @@ cmd_bench() {
 	prov=$(bench_provenance)
 	vm_boot_checked bench
 	local res=$VM_OUT/bench
-	[[ -f $res/results.csv || -f $res/count.csv ]] || die "benchmark produced no results in $res"
+	[[ -f $res/results.csv || -f $res/count.csv || -f $res/kv.csv ]] || die "benchmark produced no results in $res"
 	[[ -z $VM_PLUGIN || -s $VM_OUT/insn.log ]] || die "the QEMU plugin wrote no counts ($VM_OUT/insn.log)"
 	if [[ -f $VM_OUT/insn.log ]]; then cp "$VM_OUT"/insn.log* "$res/"; fi
 	{
@@ -128,7 +131,8 @@ cmd_bench() {
 	if ((publish)); then
 		# A profile run publishes beside the main results, not over them.
 		local dest=$NICMEM_REPO/bench/results
-		[[ ${BENCH_PROFILE:-} == 1 ]] && dest+=/profile
+		if [[ ${BENCH_PROFILE:-} == 1 ]]; then dest+=/profile; fi
+		if [[ ${BENCH_KV:-} == 1 ]]; then dest=$NICMEM_REPO/bench/results/kv; fi
 		mkdir -p "$dest"
 		find "$dest" -maxdepth 1 -type f -delete
 		# Block profiles stay in the run directory; their tables are in results.md.

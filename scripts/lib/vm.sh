@@ -120,7 +120,7 @@ vm_run() {
 	local v
 	for v in BENCH_REPS BENCH_SECONDS BENCH_STREAM_SIZES BENCH_RR_SIZES \
 		BENCH_SEED BENCH_COUNT BENCH_TIMED BENCH_COUNT_REPS BENCH_COUNT_BYTES BENCH_COUNT_TRANSACTIONS \
-		BENCH_PROFILE; do
+		BENCH_PROFILE BENCH_KV BENCH_KV_SIZES BENCH_KV_KEYS BENCH_KV_CONNS BENCH_KV_REQUESTS; do
 		if [[ -n ${!v:-} ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
 	done >"$VM_OUT/bench.env"
 	# -cpu max offers LA57 under TCG; the kernel then uses 5-level paging,

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! nicmem-kv-load ADDR:PORT --value-size S [--keys K] [--conns C]
-//!                [--seconds T | --requests N] [--seed X] [--no-set]
+//!                [--seconds T | --requests N] [--seed X] [--no-set] [--markers]
 //! ```
 //! First `set`s keys `kv:0` .. `kv:K-1` (default 64) to S-byte values
 //! (libnicmem's pattern, seed X+i) unless `--no-set`, then C connections
@@ -16,12 +16,15 @@
 //! gets=R misses=M mismatches=B seconds=T rps=X p50_us=A p99_us=B value_bytes=V
 //! ```
 //! and fails if a GET missed or returned other bytes, or a connection broke.
+//! `--markers` brackets the GETs (connections made, values set) with the
+//! markers that the benchmark's instruction counter counts between.
 
-use libnicmem::{exit_code, Pattern};
+use libnicmem::{exit_code, marker, Pattern};
 use nicmem_kv::client::Client;
 use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 struct Args {
@@ -33,11 +36,12 @@ struct Args {
     requests: Option<u64>,
     seed: u64,
     set: bool,
+    markers: bool,
 }
 
 fn usage() -> io::Error {
     io::Error::other(
-        "usage: nicmem-kv-load ADDR:PORT --value-size S [--keys K] [--conns C] [--seconds T | --requests N] [--seed X] [--no-set]",
+        "usage: nicmem-kv-load ADDR:PORT --value-size S [--keys K] [--conns C] [--seconds T | --requests N] [--seed X] [--no-set] [--markers]",
     )
 }
 
@@ -51,6 +55,7 @@ fn parse_args() -> io::Result<Args> {
         requests: None,
         seed: 1,
         set: true,
+        markers: false,
     };
     let mut size = None;
     let mut it = std::env::args().skip(1);
@@ -67,6 +72,7 @@ fn parse_args() -> io::Result<Args> {
             "--requests" => a.requests = Some(val()?.parse().map_err(bad)?),
             "--seed" => a.seed = val()?.parse().map_err(bad)?,
             "--no-set" => a.set = false,
+            "--markers" => a.markers = true,
             s if !s.starts_with('-') && a.addr.is_empty() => a.addr = s.to_string(),
             _ => return Err(usage()),
         }
@@ -112,15 +118,21 @@ struct Totals {
     value_bytes: AtomicU64,
 }
 
-/// One connection's closed loop; returns its latencies in nanoseconds.
+/// One connection's closed loop, started when all are connected (`go`:
+/// everyone connected, then the main thread's start marker); returns its
+/// latencies in nanoseconds.
 fn conn(
     a: &Args,
     values: &[Vec<u8>],
     n: usize,
     quota: Option<u64>,
     t: &Totals,
+    go: &Barrier,
 ) -> io::Result<Vec<u64>> {
-    let mut c = Client::connect(&a.addr)?;
+    let c = Client::connect(&a.addr);
+    go.wait();
+    go.wait();
+    let mut c = c?;
     let mut rng = a.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (n as u64 + 1);
     let mut lat = Vec::with_capacity(1 << 16);
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
@@ -167,20 +179,32 @@ fn run() -> io::Result<()> {
         mismatches: AtomicU64::new(0),
         value_bytes: AtomicU64::new(0),
     };
-    let start = Instant::now();
+    let go = Barrier::new(a.conns + 1);
+    let mut start = Instant::now();
     let results: Vec<io::Result<Vec<u64>>> = std::thread::scope(|s| {
         let hs: Vec<_> = (0..a.conns)
             .map(|n| {
                 let quota = a
                     .requests
                     .map(|r| r / a.conns as u64 + u64::from((n as u64) < r % a.conns as u64));
-                let (a, values, t) = (&a, &values, &t);
-                s.spawn(move || conn(a, values, n, quota, t))
+                let (a, values, t, go) = (&a, &values, &t, &go);
+                s.spawn(move || conn(a, values, n, quota, t, go))
             })
             .collect();
-        hs.into_iter()
+        go.wait();
+        if a.markers {
+            marker::start();
+        }
+        start = Instant::now();
+        go.wait();
+        let r = hs
+            .into_iter()
             .map(|h| h.join().expect("connection thread"))
-            .collect()
+            .collect();
+        if a.markers {
+            marker::end();
+        }
+        r
     });
     let secs = start.elapsed().as_secs_f64();
     let mut lat = Vec::new();

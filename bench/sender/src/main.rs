@@ -24,8 +24,7 @@
 //! CPU is measured like `netperf -c`: system-wide busy time from
 //! /proc/stat over the run; service demand is CPU microseconds per KiB sent.
 
-mod marker;
-
+use libnicmem::marker;
 use libnicmem::zerocopy::Completions;
 use libnicmem::{exit_code, send, setsockopt_int, TcpNicmemInfo, MSG_NICMEM};
 use std::io::{self, Read, Write};
