@@ -73,6 +73,9 @@ pub struct Config {
     /// Bytes of values the store may hold (memcached's `-m`); a `set` past
     /// it is refused (no eviction).
     pub memory: usize,
+    /// Most connections served at once (memcached's `-c`); more are told
+    /// so and closed.
+    pub max_conns: usize,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             mode: Mode::Plain,
             max_item: 1 << 20,
             memory: 64 << 20,
+            max_conns: 1024,
         }
     }
 }
@@ -464,19 +468,65 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
     Next::Go
 }
 
+/// A connection counted in `curr_connections` while this lives.
+struct ConnCount(Arc<Store>);
+
+impl Drop for ConnCount {
+    fn drop(&mut self) {
+        self.0.stats.curr_connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Serves a newly accepted connection on a thread of its own, or, past
+/// `max_conns` or without a thread, tells the client and closes it.
+pub fn spawn_conn(store: &Arc<Store>, mut s: TcpStream) {
+    let st = &store.stats;
+    st.total_connections.fetch_add(1, Relaxed);
+    let n = st.curr_connections.fetch_add(1, Relaxed);
+    let count = ConnCount(store.clone());
+    if n >= store.cfg.max_conns as u64 {
+        // As memcached: no lingering here, in the accepting thread.
+        let _ = std::io::Write::write_all(&mut s, b"SERVER_ERROR Too many open connections\r\n");
+        return;
+    }
+    let _ = s.set_nodelay(true);
+    let spawned = std::thread::Builder::new().spawn(move || {
+        if let Err(e) = serve(&count.0, s) {
+            eprintln!("nicmem-kv: connection: {e}");
+        }
+    });
+    if let Err(e) = spawned {
+        // The closure, socket and count included, was dropped.
+        eprintln!("nicmem-kv: no thread for a connection: {e}");
+    }
+}
+
+/// Ends what the server sends, then reads what the client still sends (up
+/// to a second, 1 MiB): closing with unread input would reset the
+/// connection and could destroy the last reply before the client reads it.
+fn linger(mut s: &TcpStream) {
+    let _ = s.shutdown(Shutdown::Write);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut buf = [0u8; 4096];
+    let mut left = 1usize << 20;
+    while left > 0 {
+        match s.read(&mut buf) {
+            Ok(n) if n > 0 => left = left.saturating_sub(n),
+            _ => break,
+        }
+    }
+}
+
 /// Serves one client connection until it closes or quits.
 pub fn serve(store: &Store, mut s: TcpStream) -> io::Result<()> {
     let st = &store.stats;
-    st.curr_connections.fetch_add(1, Relaxed);
-    st.total_connections.fetch_add(1, Relaxed);
     let mut out = Output::new(store.cfg.mode);
     if store.cfg.mode == Mode::Zerocopy {
         libnicmem::setsockopt_int(&s, libc::SOL_SOCKET, libc::SO_ZEROCOPY, 1)?;
     }
     let r = serve_loop(store, &mut s, &mut out);
-    let _ = s.shutdown(Shutdown::Write);
+    linger(&s);
     out.finish(&s, st);
-    st.curr_connections.fetch_sub(1, Relaxed);
     r
 }
 

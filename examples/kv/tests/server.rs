@@ -4,25 +4,29 @@
 //! copies: what is checked here is the protocol and the bytes).
 
 use nicmem_kv::client::{Client, Value};
-use nicmem_kv::{serve, Config, Mode, Store};
+use nicmem_kv::{spawn_conn, Config, Mode, Store};
 use std::net::TcpListener;
 use std::sync::Arc;
 
-fn server(mode: Mode) -> String {
+fn server_with(cfg: Config) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    let store = Arc::new(Store::new(Config {
-        mode,
-        max_item: 1 << 20,
-        memory: 8 << 20,
-    }));
+    let store = Arc::new(Store::new(cfg));
     std::thread::spawn(move || {
         for s in l.incoming() {
-            let store = store.clone();
-            std::thread::spawn(move || serve(&store, s.unwrap()));
+            spawn_conn(&store, s.unwrap());
         }
     });
     addr
+}
+
+fn server(mode: Mode) -> String {
+    server_with(Config {
+        mode,
+        max_item: 1 << 20,
+        memory: 8 << 20,
+        ..Config::default()
+    })
 }
 
 const MODES: [Mode; 3] = [Mode::Plain, Mode::Nicmem, Mode::Zerocopy];
@@ -133,4 +137,29 @@ fn errors_are_memcacheds() {
     c.send(&[b'g'; 4096]).unwrap();
     assert_eq!(c.line().unwrap(), b"CLIENT_ERROR line too long");
     assert!(c.line().is_err());
+}
+
+#[test]
+fn connections_past_the_limit_are_told_and_closed() {
+    let addr = server_with(Config {
+        max_conns: 2,
+        ..Config::default()
+    });
+    let mut a = Client::connect(&addr).unwrap();
+    let mut b = Client::connect(&addr).unwrap();
+    assert!(a.set(b"k", 0, b"v").unwrap());
+    assert!(b.set(b"k", 0, b"w").unwrap());
+    let mut c = Client::connect(&addr).unwrap();
+    assert_eq!(c.line().unwrap(), b"SERVER_ERROR Too many open connections");
+    assert!(c.line().is_err());
+    // One goes, and a new one is served once the server has seen it go.
+    a.send(b"quit\r\n").unwrap();
+    assert!(a.line().is_err());
+    drop(a);
+    let served = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut d = Client::connect(&addr).unwrap();
+        d.set(b"k", 0, b"x").unwrap()
+    });
+    assert!(served, "no connection served after one of two went");
 }

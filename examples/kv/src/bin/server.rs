@@ -4,12 +4,13 @@
 //!
 //! ```text
 //! nicmem-kv-server [--listen ADDR:PORT] [--send plain|nicmem|zerocopy]
-//!                  [--memory MiB] [--max-item BYTES]
+//!                  [--memory MiB] [--max-item BYTES] [--max-conns N]
 //! ```
-//! Defaults: `[::]:11211`, plain, 64 MiB, 1 MiB (as memcached's `-m`, `-I`).
+//! Defaults: `[::]:11211`, plain, 64 MiB, 1 MiB, 1024 (as memcached's `-m`,
+//! `-I`, `-c`).
 //! One thread per connection. It prints `listening on ADDR` once ready.
 
-use nicmem_kv::{serve, Config, Mode, Store};
+use nicmem_kv::{spawn_conn, Config, Mode, Store};
 use std::io;
 use std::net::TcpListener;
 use std::process::ExitCode;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 fn usage() -> io::Error {
     io::Error::other(
-        "usage: nicmem-kv-server [--listen ADDR:PORT] [--send plain|nicmem|zerocopy] [--memory MiB] [--max-item BYTES]",
+        "usage: nicmem-kv-server [--listen ADDR:PORT] [--send plain|nicmem|zerocopy] [--memory MiB] [--max-item BYTES] [--max-conns N]",
     )
 }
 
@@ -38,6 +39,7 @@ fn run() -> io::Result<()> {
                 cfg.memory = val()?.parse::<usize>().map_err(|_| usage())? << 20;
             }
             "--max-item" => cfg.max_item = val()?.parse().map_err(|_| usage())?,
+            "--max-conns" => cfg.max_conns = val()?.parse().map_err(|_| usage())?,
             "-h" | "--help" => {
                 println!("{}", usage());
                 return Ok(());
@@ -60,13 +62,7 @@ fn run() -> io::Result<()> {
                 continue;
             }
         };
-        let _ = s.set_nodelay(true);
-        let store = store.clone();
-        std::thread::spawn(move || {
-            if let Err(e) = serve(&store, s) {
-                eprintln!("nicmem-kv-server: connection: {e}");
-            }
-        });
+        spawn_conn(&store, s);
     }
     Ok(())
 }
