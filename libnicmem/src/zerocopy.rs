@@ -102,9 +102,9 @@ impl Completions {
         Ok(())
     }
 
-    /// Waits (up to a second) until a completion can be read, then reads
-    /// all there are: what a sender does on ENOBUFS.
-    pub fn wait_some(&mut self, s: &TcpStream) -> io::Result<()> {
+    /// Waits (up to a second; 10 ms on a socket that is hung up) until a
+    /// completion can be read, without reading it.
+    pub fn wait(&self, s: &TcpStream) -> io::Result<()> {
         let mut p = libc::pollfd {
             fd: s.as_raw_fd(),
             events: 0,
@@ -115,6 +115,19 @@ impl Completions {
         if unsafe { libc::poll(&mut p, 1, 1000) } < 0 {
             return Err(io::Error::last_os_error());
         }
+        if p.revents & libc::POLLERR == 0 && p.revents != 0 {
+            // POLLHUP: a socket shut down both ways reports it at once and
+            // for good, so poll() cannot wait for completions any more;
+            // they still come (when the peer's last ACKs are processed).
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    /// Waits as [`Self::wait`], then reads all completions there are: what
+    /// a sender that only counts them does on ENOBUFS.
+    pub fn wait_some(&mut self, s: &TcpStream) -> io::Result<()> {
+        self.wait(s)?;
         self.drain(s)
     }
 

@@ -342,7 +342,7 @@ impl Output {
                 match e.raw_os_error() {
                     Some(libc::EINTR) => continue,
                     Some(libc::ENOBUFS) if zerocopy => {
-                        self.zc.wait_some(s)?;
+                        self.zc.wait(s)?;
                         self.reap(s, stats)?;
                         continue;
                     }
@@ -380,7 +380,7 @@ impl Output {
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         while !self.pending.is_empty() && Instant::now() < deadline {
-            if self.zc.wait_some(s).is_err() || self.reap(s, stats).is_err() {
+            if self.zc.wait(s).is_err() || self.reap(s, stats).is_err() {
                 break;
             }
         }

@@ -163,3 +163,42 @@ fn connections_past_the_limit_are_told_and_closed() {
     });
     assert!(served, "no connection served after one of two went");
 }
+
+/// The value of `STAT <name>` from a `stats` command.
+fn stat(c: &mut Client, name: &str) -> u64 {
+    c.send(b"stats\r\n").unwrap();
+    let mut v = None;
+    loop {
+        let l = String::from_utf8(c.line().unwrap()).unwrap();
+        if l == "END" {
+            return v.unwrap();
+        }
+        if let Some(x) = l.strip_prefix(&format!("STAT {name} ")) {
+            v = x.parse().ok();
+        }
+    }
+}
+
+#[test]
+fn a_zerocopy_connection_ends_when_its_client_goes() {
+    let addr = server(Mode::Zerocopy);
+    let mut c = Client::connect(&addr).unwrap();
+    let v = value(7, 4096);
+    assert!(c.set(b"z", 0, &v).unwrap());
+    for _ in 0..500 {
+        assert_eq!(c.get(&[b"z"]).unwrap()[0].data, v);
+    }
+    drop(c);
+    // Its completions come once the client has acknowledged everything:
+    // the server's thread for it must end soon after, not wait (or spin)
+    // on a socket that poll() reports hung up.
+    let mut s = Client::connect(&addr).unwrap();
+    let t0 = std::time::Instant::now();
+    while stat(&mut s, "curr_connections") > 1 {
+        assert!(
+            t0.elapsed().as_secs() < 5,
+            "the zerocopy connection is still served 5 s after its client went"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
