@@ -51,15 +51,6 @@ for f in nicmem-kv-server nicmem-kv-load; do
 	}
 done
 
-wait_port() { # wait_port <port>: something listens on it here
-	for _ in $(seq 1 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	echo "bench/kv.sh: nothing listens on port $1" >&2
-	exit 1
-}
-
 pids=()
 taskset -c "$SCPU" memcached -u root -l "$TX_ADDR" -p "${PORT[memcached]}" -U 0 -m 256 \
 	-I 1m >"$out/memcached.log" 2>&1 &
@@ -70,7 +61,7 @@ for m in plain nicmem zerocopy; do
 	pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT
-for m in "${SERVERS[@]}"; do wait_port "${PORT[$m]}"; done
+for m in "${SERVERS[@]}"; do wait_local_listen "${PORT[$m]}"; done
 echo "# kv servers: memcached $(memcached -V | cut -d' ' -f2), nicmem-kv-server plain/nicmem/zerocopy"
 
 counted=$out/count.csv timed=$out/kv.csv

@@ -90,6 +90,14 @@ wait_listen() { # wait_listen <port>: something listens on it in RX_NS
 	fail "nothing listens on port $1 in $RX_NS"
 }
 
+wait_local_listen() { # wait_local_listen <port>: something listens on it in this namespace
+	for _ in $(seq 1 100); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	fail "nothing listens on port $1"
+}
+
 # host_request <request>: asks the host (scripts/lib/vm.sh vm_host_helper)
 # about the NIC memory backing file and prints its answer, or "timeout".
 host_request() {

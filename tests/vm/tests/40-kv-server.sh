@@ -10,14 +10,6 @@ source "$(dirname "$0")/../lib/xstream.sh"
 dmesg -C
 load_module || fail "insmod failed"
 
-wait_local_listen() { # wait_local_listen <port>: something listens on it here
-	for _ in $(seq 1 100); do
-		ss -Hltn "sport = :$1" | grep -q . && return 0
-		sleep 0.1
-	done
-	fail "nothing listens on port $1"
-}
-
 # load <port> <value-size> <requests>: GETs from RX_NS, every value checked
 load() {
 	rx "$BIN/nicmem-kv-load" "$TX_ADDR:$1" --value-size "$2" --keys 16 --requests "$3" --conns 2 --seed "$2" \
