@@ -24,7 +24,7 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 const NETDEV_CMD_NICMEM_GET: u8 = 17;
 
 /// The attributes of `nicmem-get`, in the order of `NETDEV_A_NICMEM_*`.
-pub const FIELDS: [&str; 11] = [
+pub const FIELDS: [&str; 15] = [
     "ifindex",
     "enabled",
     "size",
@@ -36,6 +36,10 @@ pub const FIELDS: [&str; 11] = [
     "allocs",
     "alloc-fail-nomem",
     "alloc-fail-quota",
+    "arenas",
+    "arena-chunks",
+    "arena-freed-in-flight",
+    "resident-tx-bytes",
 ];
 
 /// What `nicmem-get` reports for one device.

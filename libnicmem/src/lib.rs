@@ -2,7 +2,8 @@
 //! MSG_NICMEM for user space.
 //!
 //! `send(fd, buf, len, MSG_NICMEM)` on a TCP socket asks the kernel to copy the
-//! payload straight into memory on the NIC (see `kernel-patches/`). This crate
+//! payload straight into memory on the NIC (see `kernel-patches/`), or sends
+//! payload that lives there already ([`arena`]). This crate
 //! holds the user-visible ABI of the series (the flag, `TCP_NICMEM_INFO`) and
 //! small safe wrappers used by the examples, the tests and the benchmarks;
 //! [`device`] reads the per-device state over netlink, [`zerocopy`] reads
@@ -12,6 +13,7 @@
 use std::io;
 use std::os::fd::AsRawFd;
 
+pub mod arena;
 pub mod device;
 pub mod marker;
 pub mod zerocopy;
@@ -44,6 +46,8 @@ pub struct TcpNicmemInfo {
     pub fallback_bytes: u64,
     /// The fallback bytes by reason, indexed like [`FALLBACK_REASONS`].
     pub fallback: [u64; 8],
+    /// Payload bytes sent by reference from resident arenas ([`arena`]).
+    pub resident_bytes: u64,
 }
 
 impl TcpNicmemInfo {
@@ -166,8 +170,8 @@ mod tests {
 
     #[test]
     fn struct_layout_matches_the_kernel() {
-        // struct tcp_nicmem_info: 2 + 8 u64 counters.
-        assert_eq!(std::mem::size_of::<TcpNicmemInfo>(), 80);
+        // struct tcp_nicmem_info: 2 + 8 u64 counters, then the resident bytes.
+        assert_eq!(std::mem::size_of::<TcpNicmemInfo>(), 88);
     }
 
     #[test]

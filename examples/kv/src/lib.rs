@@ -5,14 +5,17 @@
 //!
 //! Items are immutable once stored: a `set` makes a new item and the old one
 //! lives on while a reply (or a MSG_ZEROCOPY transmit) still uses it, so a
-//! GET never sends bytes that change under it.
+//! GET never sends bytes that change under it. In resident mode, values live
+//! in NIC memory ([`resident`]) and GETs send them from there by reference.
 
 pub mod client;
 pub mod protocol;
+pub mod resident;
 
 use libnicmem::zerocopy::Completions;
 use libnicmem::MSG_NICMEM;
 use protocol::{parse, Cmd, Parse};
+use resident::{Pool, Slot};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read};
 use std::net::{Shutdown, TcpStream};
@@ -32,6 +35,10 @@ pub enum Mode {
     /// `sendmsg(..., MSG_ZEROCOPY)`: the NIC reads the item's pages; the
     /// item is kept until the kernel reports the send complete.
     Zerocopy,
+    /// Values live in NIC memory (an arena) and GETs send them from there
+    /// with `MSG_NICMEM`, by reference; values that do not fit are sent from
+    /// host memory as in `Nicmem` mode.
+    Resident,
 }
 
 impl Mode {
@@ -41,6 +48,7 @@ impl Mode {
             "plain" => Some(Mode::Plain),
             "nicmem" => Some(Mode::Nicmem),
             "zerocopy" => Some(Mode::Zerocopy),
+            "resident" => Some(Mode::Resident),
             _ => None,
         }
     }
@@ -51,13 +59,14 @@ impl Mode {
             Mode::Plain => "plain",
             Mode::Nicmem => "nicmem",
             Mode::Zerocopy => "zerocopy",
+            Mode::Resident => "resident",
         }
     }
 
     fn flags(self) -> i32 {
         match self {
             Mode::Plain => 0,
-            Mode::Nicmem => MSG_NICMEM,
+            Mode::Nicmem | Mode::Resident => MSG_NICMEM,
             Mode::Zerocopy => libc::MSG_ZEROCOPY,
         }
     }
@@ -91,25 +100,42 @@ impl Default for Config {
 
 /// One stored value, with its reply header made once.
 pub struct Item {
-    /// `VALUE <key> <flags> <bytes>\r\n`.
+    /// `VALUE <key> <flags> <bytes>\r\n` (empty when resident).
     head: Box<[u8]>,
-    /// The value and its trailing `\r\n`.
+    /// The value and its trailing `\r\n` (empty when resident).
     data: Box<[u8]>,
+    /// Head, value and `\r\n` in NIC memory, for a resident item.
+    slot: Option<Slot>,
+    /// Bytes of the value and its `\r\n`, for the memory limit.
+    size: usize,
     expires: Option<Instant>,
 }
 
 impl Item {
-    fn new(key: &[u8], flags: u32, exptime: i64, value: &[u8]) -> Self {
+    fn new(key: &[u8], flags: u32, exptime: i64, value: &[u8], pool: Option<&Arc<Pool>>) -> Self {
         let mut head = b"VALUE ".to_vec();
         head.extend_from_slice(key);
         head.extend_from_slice(format!(" {flags} {}\r\n", value.len()).as_bytes());
-        let mut data = Vec::with_capacity(value.len() + 2);
+        let expires = expiry(exptime);
+        let size = value.len() + 2;
+        if let Some(slot) = pool.and_then(|p| p.store(&[&head, value, b"\r\n"])) {
+            return Item {
+                head: Box::default(),
+                data: Box::default(),
+                slot: Some(slot),
+                size,
+                expires,
+            };
+        }
+        let mut data = Vec::with_capacity(size);
         data.extend_from_slice(value);
         data.extend_from_slice(b"\r\n");
         Item {
             head: head.into(),
             data: data.into(),
-            expires: expiry(exptime),
+            slot: None,
+            size,
+            expires,
         }
     }
 
@@ -149,11 +175,14 @@ pub struct Stats {
     pub total_connections: AtomicU64,
     /// MSG_ZEROCOPY sends the kernel copied after all.
     pub zerocopy_copied: AtomicU64,
+    /// Items stored in NIC memory (resident mode).
+    pub resident_items: AtomicU64,
 }
 
 /// The items, shared by all connections.
 pub struct Store {
     cfg: Config,
+    pool: Option<Arc<Pool>>,
     items: RwLock<HashMap<Box<[u8]>, Arc<Item>>>,
     bytes: AtomicU64,
     started: Instant,
@@ -163,8 +192,15 @@ pub struct Store {
 impl Store {
     /// An empty store.
     pub fn new(cfg: Config) -> Self {
+        Self::with_pool(cfg, None)
+    }
+
+    /// An empty store whose values go to `pool` while it has room (resident
+    /// mode).
+    pub fn with_pool(cfg: Config, pool: Option<Arc<Pool>>) -> Self {
         Store {
             cfg,
+            pool,
             items: RwLock::new(HashMap::new()),
             bytes: AtomicU64::new(0),
             started: Instant::now(),
@@ -184,14 +220,26 @@ impl Store {
     }
 
     fn set(&self, key: &[u8], flags: u32, exptime: i64, value: &[u8]) -> bool {
-        let item = Arc::new(Item::new(key, flags, exptime, value));
+        let size = value.len() as u64 + 2;
+        {
+            let items = self.items.read().unwrap_or_else(|e| e.into_inner());
+            let old = items.get(key).map_or(0, |o| o.size as u64);
+            if self.bytes.load(Relaxed) - old + size > self.cfg.memory as u64 {
+                return false;
+            }
+        }
+        // Written (into NIC memory, in resident mode) outside the lock.
+        let item = Arc::new(Item::new(key, flags, exptime, value, self.pool.as_ref()));
         let mut items = self.items.write().unwrap_or_else(|e| e.into_inner());
-        let old = items.get(key).map_or(0, |o| o.data.len() as u64);
+        let old = items.get(key).map_or(0, |o| o.size as u64);
         let used = self.bytes.load(Relaxed) - old;
-        if used + item.data.len() as u64 > self.cfg.memory as u64 {
+        if used + size > self.cfg.memory as u64 {
             return false;
         }
-        self.bytes.store(used + item.data.len() as u64, Relaxed);
+        self.bytes.store(used + size, Relaxed);
+        if item.slot.is_some() {
+            self.stats.resident_items.fetch_add(1, Relaxed);
+        }
         items.insert(key.into(), item);
         self.stats.total_items.fetch_add(1, Relaxed);
         true
@@ -202,7 +250,7 @@ impl Store {
         let Some(old) = items.remove(key) else {
             return false;
         };
-        self.bytes.fetch_sub(old.data.len() as u64, Relaxed);
+        self.bytes.fetch_sub(old.size as u64, Relaxed);
         old.live(Instant::now())
     }
 
@@ -230,6 +278,15 @@ impl Store {
             ("bytes", self.bytes.load(Relaxed)),
             ("limit_maxbytes", self.cfg.memory as u64),
             ("zerocopy_copied", s.zerocopy_copied.load(Relaxed)),
+            ("resident_items", s.resident_items.load(Relaxed)),
+            (
+                "resident_pool_bytes",
+                self.pool.as_ref().map_or(0, |p| p.len() as u64),
+            ),
+            (
+                "resident_free_bytes",
+                self.pool.as_ref().map_or(0, |p| p.free_bytes() as u64),
+            ),
         ] {
             t.push_str(&format!("STAT {k} {v}\r\n"));
         }
@@ -248,6 +305,10 @@ enum Piece {
     Owned(Arc<[u8]>),
     Head(Arc<Item>),
     Data(Arc<Item>),
+    /// A resident item's whole reply, in NIC memory.
+    Resident(Arc<Item>),
+    /// `END\r\n` in NIC memory.
+    End(Arc<Pool>),
 }
 
 impl Piece {
@@ -257,6 +318,8 @@ impl Piece {
             Piece::Owned(v) => v,
             Piece::Head(i) => &i.head,
             Piece::Data(i) => &i.data,
+            Piece::Resident(i) => i.slot.as_ref().map_or(&[], |s| s.bytes()),
+            Piece::End(p) => p.end(),
         }
     }
 }
@@ -276,6 +339,25 @@ struct Output {
     /// pieces it sent, kept alive until its completion).
     pending: VecDeque<(u32, Vec<Piece>)>,
     next_id: u32,
+    /// Bytes handed to the kernel on this connection.
+    sent: u64,
+    /// Resident mode: items whose NIC memory the kernel may still send
+    /// (for a retransmit) until the peer acknowledged the byte before
+    /// `.0`; kept so that their slots are not written meanwhile.
+    unacked: VecDeque<(u64, Vec<Piece>)>,
+}
+
+/// Resident replies kept before asking the kernel which were acknowledged.
+const UNACKED_BATCHES: usize = 32;
+
+/// SIOCOUTQ: bytes the peer has not acknowledged yet.
+fn unacked_bytes(s: &TcpStream) -> io::Result<u64> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int.
+    if unsafe { libc::ioctl(s.as_raw_fd(), libc::TIOCOUTQ, &mut n) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as u64)
 }
 
 impl Output {
@@ -287,12 +369,23 @@ impl Output {
             zc: Completions::for_flags(mode.flags()),
             pending: VecDeque::new(),
             next_id: 0,
+            sent: 0,
+            unacked: VecDeque::new(),
         }
     }
 
     fn push(&mut self, p: Piece) {
-        self.has_data |= matches!(p, Piece::Data(_));
+        self.has_data |= matches!(p, Piece::Data(_) | Piece::Resident(_));
         self.pieces.push(p);
+    }
+
+    /// Lets go of the resident items the peer acknowledged.
+    fn reap_acked(&mut self, s: &TcpStream) -> io::Result<()> {
+        let acked = self.sent - unacked_bytes(s)?;
+        while self.unacked.front().is_some_and(|(end, _)| *end <= acked) {
+            self.unacked.pop_front();
+        }
+        Ok(())
     }
 
     /// Reads completions without blocking and lets go of the items of
@@ -349,6 +442,7 @@ impl Output {
                     _ => return Err(e),
                 }
             }
+            self.sent += n as u64;
             if zerocopy {
                 self.zc.sent();
                 let sent = self.pieces[first..].iter().take(IOV_MAX).cloned().collect();
@@ -363,6 +457,19 @@ impl Output {
             }
             off += n;
         }
+        if self.mode == Mode::Resident {
+            let kept: Vec<Piece> = self
+                .pieces
+                .drain(..)
+                .filter(|p| matches!(p, Piece::Resident(_)))
+                .collect();
+            if !kept.is_empty() {
+                self.unacked.push_back((self.sent, kept));
+                if self.unacked.len() >= UNACKED_BATCHES {
+                    self.reap_acked(s)?;
+                }
+            }
+        }
         self.pieces.clear();
         self.has_data = false;
         if zerocopy {
@@ -375,6 +482,22 @@ impl Output {
     /// longer reads any piece. Pieces of sends still not complete then are
     /// leaked rather than freed under a transmit.
     fn finish(mut self, s: &TcpStream, stats: &Stats) {
+        if !self.unacked.is_empty() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while self.reap_acked(s).is_ok()
+                && !self.unacked.is_empty()
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !self.unacked.is_empty() {
+                eprintln!(
+                    "nicmem-kv: {} resident replies not acknowledged after 30 s; their NIC memory is leaked",
+                    self.unacked.len()
+                );
+                std::mem::forget(std::mem::take(&mut self.unacked));
+            }
+        }
         if self.pending.is_empty() {
             return;
         }
@@ -412,6 +535,10 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
             for k in keys {
                 st.cmd_get.fetch_add(1, Relaxed);
                 match store.get(k) {
+                    Some(it) if it.slot.is_some() => {
+                        st.get_hits.fetch_add(1, Relaxed);
+                        out.push(Piece::Resident(it));
+                    }
                     Some(it) => {
                         st.get_hits.fetch_add(1, Relaxed);
                         out.push(Piece::Head(it.clone()));
@@ -422,7 +549,10 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
                     }
                 }
             }
-            out.push(Piece::Static(b"END\r\n"));
+            out.push(match &store.pool {
+                Some(p) => Piece::End(p.clone()),
+                None => Piece::Static(b"END\r\n"),
+            });
         }
         Cmd::Set {
             key,

@@ -4,14 +4,24 @@
 //! copies: what is checked here is the protocol and the bytes).
 
 use nicmem_kv::client::{Client, Value};
+use nicmem_kv::resident::Pool;
 use nicmem_kv::{spawn_conn, Config, Mode, Store};
 use std::net::TcpListener;
 use std::sync::Arc;
 
+/// Resident mode on a host without NIC memory: a pool of host memory of
+/// this many bytes stands in for the arena.
+const POOL: usize = 2 << 20;
+
 fn server_with(cfg: Config) -> String {
+    server_pool(cfg, POOL)
+}
+
+fn server_pool(cfg: Config, pool: usize) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();
-    let store = Arc::new(Store::new(cfg));
+    let pool = (cfg.mode == Mode::Resident).then(|| Pool::on_heap(pool));
+    let store = Arc::new(Store::with_pool(cfg, pool));
     std::thread::spawn(move || {
         for s in l.incoming() {
             spawn_conn(&store, s.unwrap());
@@ -29,7 +39,7 @@ fn server(mode: Mode) -> String {
     })
 }
 
-const MODES: [Mode; 3] = [Mode::Plain, Mode::Nicmem, Mode::Zerocopy];
+const MODES: [Mode; 4] = [Mode::Plain, Mode::Nicmem, Mode::Zerocopy, Mode::Resident];
 
 fn value(seed: u64, len: usize) -> Vec<u8> {
     let mut v = vec![0u8; len];
@@ -201,4 +211,49 @@ fn a_zerocopy_connection_ends_when_its_client_goes() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+#[test]
+fn a_resident_value_is_not_overwritten_while_a_reply_may_still_send_it() {
+    // Room for two 20000-byte values (and END) in the pool.
+    let addr = server_pool(
+        Config {
+            mode: Mode::Resident,
+            ..Config::default()
+        },
+        2 * 20032 + 64,
+    );
+    let mut a = Client::connect(&addr).unwrap();
+    let (v1, v2, v3) = (
+        value(1, 20000 - 24),
+        value(2, 20000 - 24),
+        value(3, 20000 - 24),
+    );
+    assert!(a.set(b"key", 0, &v1).unwrap());
+    assert_eq!(stat(&mut a, "resident_items"), 1);
+    // A GET on another connection: the kernel may send its reply again
+    // (retransmit) until the client acknowledged it, so the connection
+    // keeps the item, and its NIC memory, until it knows.
+    let mut b = Client::connect(&addr).unwrap();
+    assert_eq!(b.get(&[b"key"]).unwrap()[0].data, v1);
+    assert!(a.set(b"key", 0, &v2).unwrap());
+    assert!(a.set(b"key", 0, &v3).unwrap());
+    assert_eq!(
+        stat(&mut a, "resident_items"),
+        2,
+        "v1's memory was reused while a reply still referred to it"
+    );
+    assert_eq!(a.get(&[b"key"]).unwrap()[0].data, v3, "v3 from host memory");
+    // Once that connection ends (its replies acknowledged), it is free.
+    drop(b);
+    let t0 = std::time::Instant::now();
+    loop {
+        assert!(a.set(b"key", 0, &v1).unwrap());
+        if stat(&mut a, "resident_items") == 3 {
+            break;
+        }
+        assert!(t0.elapsed().as_secs() < 5, "v1's memory never came back");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(a.get(&[b"key"]).unwrap()[0].data, v1);
 }
