@@ -5,7 +5,8 @@
 # from nicmem-kv-load (in RX_NS, on PEER_CPU) to servers on this side (on
 # SENDER_CPU, whose NIC has the NIC memory provider): the real memcached
 # (plain send, the reference) and nicmem-kv-server with plain send,
-# MSG_NICMEM and MSG_ZEROCOPY. Every GET's value is checked by the load
+# MSG_NICMEM, MSG_ZEROCOPY and resident values (kept in an arena of NIC
+# memory, sent by reference). Every GET's value is checked by the load
 # generator; a run that sees a miss or a wrong byte fails the benchmark.
 #
 # For every repetition, value sizes and servers run in a seeded random
@@ -37,8 +38,8 @@ REPS=${BENCH_REPS:-5}
 COUNT_REPS=${BENCH_COUNT_REPS:-5}
 SECS=${BENCH_SECONDS:-2}
 SCPU=${SENDER_CPU:-0} PCPU=${PEER_CPU:-1}
-SERVERS=(memcached plain nicmem zerocopy)
-declare -A PORT=([memcached]=11211 [plain]=11212 [nicmem]=11213 [zerocopy]=11214)
+SERVERS=(memcached plain nicmem zerocopy resident)
+declare -A PORT=([memcached]=11211 [plain]=11212 [nicmem]=11213 [zerocopy]=11214 [resident]=11215)
 
 command -v memcached >/dev/null || {
 	echo "bench/kv.sh: memcached not installed (scripts/config/buildroot.packages)" >&2
@@ -55,18 +56,20 @@ pids=()
 taskset -c "$SCPU" memcached -u root -l "$TX_ADDR" -p "${PORT[memcached]}" -U 0 -m 256 \
 	-I 1m >"$out/memcached.log" 2>&1 &
 pids+=($!)
-for m in plain nicmem zerocopy; do
+for m in plain nicmem zerocopy resident; do
+	# The hot set (BENCH_KV_KEYS values of the largest size) fits the
+	# resident server's 4 MiB of NIC memory.
 	taskset -c "$SCPU" "$BIN/nicmem-kv-server" --listen "$TX_ADDR:${PORT[$m]}" --send "$m" --memory 256 \
-		>"$out/kv-server.$m.log" 2>&1 &
+		--resident-dev "$TX_IF" --resident-kib 4096 >"$out/kv-server.$m.log" 2>&1 &
 	pids+=($!)
 done
 trap 'kill "${pids[@]}" 2>/dev/null' EXIT
 for m in "${SERVERS[@]}"; do wait_local_listen "${PORT[$m]}"; done
-echo "# kv servers: memcached $(memcached -V | cut -d' ' -f2), nicmem-kv-server plain/nicmem/zerocopy"
+echo "# kv servers: memcached $(memcached -V | cut -d' ' -f2), nicmem-kv-server plain/nicmem/zerocopy/resident"
 
 counted=$out/count.csv timed=$out/kv.csv
-echo "run,kind,mode,size,rep,work,nicmem_bytes,fallback_bytes,zc_copied,server_cpu" >"$counted"
-echo "run,server,size,rep,conns,seconds,gets,rps,p50_us,p99_us,nicmem_bytes,fallback_bytes" >"$timed"
+echo "run,kind,mode,size,rep,work,nicmem_bytes,fallback_bytes,zc_copied,server_cpu,resident_bytes" >"$counted"
+echo "run,server,size,rep,conns,seconds,gets,rps,p50_us,p99_us,nicmem_bytes,fallback_bytes,resident_bytes" >"$timed"
 run=0 trun=0
 
 # load <server> <size> <args...>: one nicmem-kv-load run; prints its line
@@ -79,8 +82,8 @@ load() {
 field() { sed -n "s/.*\b$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
 
 one() { # one <count|time> <server> <size> <rep>
-	local kind=$1 m=$2 size=$3 rep=$4 line tx0 fb0 tx fb
-	tx0=$(tcpext TCPNicmemTxBytes) fb0=$(tcpext TCPNicmemFallbackBytes)
+	local kind=$1 m=$2 size=$3 rep=$4 line tx0 fb0 rs0 tx fb rs
+	tx0=$(tcpext TCPNicmemTxBytes) fb0=$(tcpext TCPNicmemFallbackBytes) rs0=$(tcpext TCPNicmemResidentBytes)
 	if [[ $kind == count ]]; then
 		line=$(load "$m" "$size" --conns 1 --requests "$REQS" --markers)
 	else
@@ -88,16 +91,17 @@ one() { # one <count|time> <server> <size> <rep>
 	fi
 	local rc=$?
 	tx=$(($(tcpext TCPNicmemTxBytes) - tx0)) fb=$(($(tcpext TCPNicmemFallbackBytes) - fb0))
+	rs=$(($(tcpext TCPNicmemResidentBytes) - rs0))
 	if ((rc != 0)) || [[ -z $line ]]; then
 		echo "bench/kv.sh: $kind $m $size B failed: $line $(tail -n1 "$out/kv.err")" >&2
 		exit 1
 	fi
 	if [[ $kind == count ]]; then
 		# A failed run left no marker pair, so rows and pairs stay paired.
-		echo "$run,kv,$m,$size,$rep,$REQS,$tx,$fb,0,$SCPU" >>"$counted"
+		echo "$run,kv,$m,$size,$rep,$REQS,$tx,$fb,0,$SCPU,$rs" >>"$counted"
 		run=$((run + 1))
 	else
-		echo "$trun,$m,$size,$rep,$CONNS,$(field seconds "$line"),$(field gets "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$tx,$fb" >>"$timed"
+		echo "$trun,$m,$size,$rep,$CONNS,$(field seconds "$line"),$(field gets "$line"),$(field rps "$line"),$(field p50_us "$line"),$(field p99_us "$line"),$tx,$fb,$rs" >>"$timed"
 		trun=$((trun + 1))
 	fi
 }

@@ -27,8 +27,9 @@ from pathlib import Path
 
 MODES = ["plain", "nicmem", "zerocopy"]
 # The key-value benchmark: examples/kv's modes, and the real memcached.
-KV_SERVERS = ["plain", "memcached", "nicmem", "zerocopy"]
-COLORS = {"plain": "#555555", "nicmem": "#d62728", "zerocopy": "#1f77b4", "memcached": "#2ca02c"}
+KV_SERVERS = ["plain", "memcached", "nicmem", "zerocopy", "resident"]
+COLORS = {"plain": "#555555", "nicmem": "#d62728", "zerocopy": "#1f77b4", "memcached": "#2ca02c",
+          "resident": "#9467bd"}
 UNIT = {"stream": "B", "rr": "transaction", "kv": "GET"}
 
 
@@ -156,6 +157,9 @@ def count_table(runs, kind, modes):
     head += [f"{cpu} {m} kernel+user" for m in modes]
     head += [f"{cpu} {m}/plain" for m in modes[1:]]
     head += ["NIC memory share (nicmem)"]
+    resident = "resident" in modes and any(r["mode"] == "resident" for r in sel)
+    if resident:
+        head += ["resident: bytes copied/GET", "resident: bytes by reference/GET"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     digits = 2 if kind == "stream" else 0
     for size in sizes:
@@ -183,6 +187,11 @@ def count_table(runs, kind, modes):
             for m in modes[1:]:
                 cells.append(ratio_of(vals_of[(field, m)], vals_of[(field, "plain")]))
         cells.append(nicmem_share([r for r in sel if r["mode"] == "nicmem" and int(r["size"]) == size]))
+        if resident:
+            rs = [r for r in sel if r["mode"] == "resident" and int(r["size"]) == size]
+            gets = sum(int(r["work"]) for r in rs) or 1
+            copied = sum(int(r["nicmem_bytes"]) + int(r["fallback_bytes"]) for r in rs)
+            cells += [f"{copied / gets:.1f}", f"{sum(int(r.get('resident_bytes') or 0) for r in rs) / gets:.1f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -379,8 +388,9 @@ def kv_report(d, runs, env):
     kv = load_kv(d / "kv.csv")
     md = heading("NICMEM key-value benchmark results", "`scripts/nicmem bench --kv` (bench/kv.sh, bench/report.py)", [
         "GETs from `nicmem-kv-load` (every value checked) to the real memcached (plain send, the",
-        "reference) and to `nicmem-kv-server` (examples/kv) with plain send, MSG_NICMEM and",
-        "MSG_ZEROCOPY; servers on one vCPU, the load generator on the other."], env)
+        "reference) and to `nicmem-kv-server` (examples/kv) with plain send, MSG_NICMEM,",
+        "MSG_ZEROCOPY and resident values (in an arena of NIC memory, sent by reference: no copy);",
+        "servers on one vCPU, the load generator on the other."], env)
     if runs:
         reps = len({r["rep"] for r in runs})
         md += ["## Guest instructions per GET (QEMU plugin, exact counts)", "",

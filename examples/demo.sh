@@ -40,5 +40,27 @@ echo "\$ ./tools/net/ynl/pyynl/cli.py --spec Documentation/netlink/specs/netdev.
 echo
 echo "\$ nstat -az 'TcpExtTCPNicmem*'"
 nstat -az 'TcpExtTCPNicmem*' | grep -v '^#'
+echo
+echo "# Resident NIC memory: a memcached-protocol server keeps its values in an arena"
+echo "# of NIC memory and sends them from there, by reference (no copy)."
+echo "\$ nicmem-kv-server --listen $TX_ADDR:11211 --send resident --resident-dev $TX_IF &"
+"$BIN/nicmem-kv-server" --listen "$TX_ADDR:11211" --send resident --resident-dev "$TX_IF" &
+kvpid=$!
+wait_local_listen 11211
+head -c 65536 /dev/urandom >/tmp/hot.bin
+echo "\$ memccp --servers=$TX_ADDR:11211 hot.bin      # Debian's libmemcached-tools, from the peer"
+(cd /tmp && rx memccp --servers="$TX_ADDR:11211" hot.bin)
+echo "\$ memccat --servers=$TX_ADDR:11211 hot.bin | sha256sum; sha256sum <hot.bin"
+rx memccat --servers="$TX_ADDR:11211" hot.bin | sha256sum
+sha256sum </tmp/hot.bin
+tx0=$(tcpext TCPNicmemTxBytes) rs0=$(tcpext TCPNicmemResidentBytes)
+echo "\$ nicmem-kv-load $TX_ADDR:11211 --value-size 65536 --keys 16 --requests 2000"
+rx "$BIN/nicmem-kv-load" "$TX_ADDR:11211" --value-size 65536 --keys 16 --requests 2000
+echo "# TcpExt during the load: TCPNicmemResidentBytes +$(($(tcpext TCPNicmemResidentBytes) - rs0)) (sent by reference)," \
+	"TCPNicmemTxBytes +$(($(tcpext TCPNicmemTxBytes) - tx0)) (copied into NIC memory)"
+echo "\$ ./tools/net/ynl/pyynl/cli.py --spec Documentation/netlink/specs/netdev.yaml --dump nicmem-get"
+(cd /nicmem/work/linux && python3 tools/net/ynl/pyynl/cli.py --spec Documentation/netlink/specs/netdev.yaml --no-schema --dump nicmem-get)
+kill "$kvpid" 2>/dev/null
+wait "$kvpid" 2>/dev/null
 echo NICMEM-DEMO-END
 nicmem_cleanup >/dev/null 2>&1

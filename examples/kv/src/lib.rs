@@ -532,11 +532,13 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
     };
     match cmd {
         Cmd::Get(keys) => {
+            let mut resident = false;
             for k in keys {
                 st.cmd_get.fetch_add(1, Relaxed);
                 match store.get(k) {
                     Some(it) if it.slot.is_some() => {
                         st.get_hits.fetch_add(1, Relaxed);
+                        resident = true;
                         out.push(Piece::Resident(it));
                     }
                     Some(it) => {
@@ -549,9 +551,11 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
                     }
                 }
             }
+            // From NIC memory only when the reply is sent from there:
+            // the CPU would read it back through an uncached mapping.
             out.push(match &store.pool {
-                Some(p) => Piece::End(p.clone()),
-                None => Piece::Static(b"END\r\n"),
+                Some(p) if resident => Piece::End(p.clone()),
+                _ => Piece::Static(b"END\r\n"),
             });
         }
         Cmd::Set {
