@@ -11,8 +11,10 @@
 # - the host changes the object's bytes in the NIC memory backing file: the
 #   next send carries the new bytes (sent from NIC memory, by reference);
 # - an arena unmapped and closed with its data in flight: the data arrives
-#   intact, its chunks are not handed out again until acknowledged, and
-#   this is counted (arena-freed-in-flight);
+#   intact although all the memory arenas may take is taken and
+#   overwritten meanwhile (its chunks are not handed out again until
+#   acknowledged), this is counted (arena-freed-in-flight), and arenas
+#   cannot take more than half the device;
 # - another process cannot map the arena nor send from it;
 # - the per-user quota covers arenas;
 # - the offer is withdrawn with resident data in flight: the next send
@@ -129,10 +131,10 @@ RPIDS=()
 no_kernel_problem
 
 # The quota covers arenas.
-rmmod "$(basename "$MODULE" .ko)" || fail "rmmod failed"
-load_module || fail "insmod failed"
+unload_module || fail "rmmod failed"
+load_module user_quota_pct=25 || fail "insmod failed"
 recv_on 7419
-resident quota quota "$RX_ADDR" 7419 --pct 50 --bytes $((256 << 10))
+resident quota quota "$RX_ADDR" 7419 --pct 25 --bytes $((256 << 10))
 recv_wait
 same_stream quota 7419
 wait_in_use_zero "$TX_IF"
