@@ -72,3 +72,14 @@ nic_back() {
 	TX_IF=$tx
 	wait_ping "$RX_ADDR" || fail "no ping after the NIC came back"
 }
+
+ivshmem_device() { # the PCI address of the ivshmem-plain device (the emulated NIC memory)
+	local d
+	for d in /sys/bus/pci/devices/*; do
+		if [[ $(cat "$d/vendor") == 0x1af4 && $(cat "$d/device") == 0x1110 ]]; then
+			echo "${d##*/}"
+			return 0
+		fi
+	done
+	return 1
+}

@@ -11,11 +11,7 @@
 source "$(dirname "$0")/../lib/env.sh"
 source "$(dirname "$0")/../lib/xstream.sh"
 
-ivshmem=''
-for d in /sys/bus/pci/devices/*; do
-	[[ $(cat "$d/vendor") == 0x1af4 && $(cat "$d/device") == 0x1110 ]] && ivshmem=${d##*/}
-done
-[[ -n $ivshmem ]] || fail "no ivshmem-plain device"
+ivshmem=$(ivshmem_device) || fail "no ivshmem-plain device"
 drv=/sys/bus/pci/drivers/nicmem_ivshmem
 
 dmesg -C

@@ -140,11 +140,7 @@ same_stream quota 7419
 wait_in_use_zero "$TX_IF"
 
 # Revoked with resident data in flight.
-ivshmem=''
-for d in /sys/bus/pci/devices/*; do
-	[[ $(cat "$d/vendor") == 0x1af4 && $(cat "$d/device") == 0x1110 ]] && ivshmem=${d##*/}
-done
-[[ -n $ivshmem ]] || fail "no ivshmem-plain device"
+ivshmem=$(ivshmem_device) || fail "no ivshmem-plain device"
 drv=/sys/bus/pci/drivers/nicmem_ivshmem
 lost0=$(tcpext TCPNicmemLost)
 recv_on 7420 --rcvbuf 65536 --delay 60
