@@ -104,7 +104,8 @@ pub struct Item {
     head: Box<[u8]>,
     /// The value and its trailing `\r\n` (empty when resident).
     data: Box<[u8]>,
-    /// Head, value and `\r\n` in NIC memory, for a resident item.
+    /// Head, value, `\r\n` and `END\r\n` in NIC memory, for a resident
+    /// item.
     slot: Option<Slot>,
     /// Bytes of the value and its `\r\n`, for the memory limit.
     size: usize,
@@ -118,7 +119,7 @@ impl Item {
         head.extend_from_slice(format!(" {flags} {}\r\n", value.len()).as_bytes());
         let expires = expiry(exptime);
         let size = value.len() + 2;
-        if let Some(slot) = pool.and_then(|p| p.store(&[&head, value, b"\r\n"])) {
+        if let Some(slot) = pool.and_then(|p| p.store(&[&head, value, b"\r\nEND\r\n"])) {
             return Item {
                 head: Box::default(),
                 data: Box::default(),
@@ -305,10 +306,9 @@ enum Piece {
     Owned(Arc<[u8]>),
     Head(Arc<Item>),
     Data(Arc<Item>),
-    /// A resident item's whole reply, in NIC memory.
-    Resident(Arc<Item>),
-    /// `END\r\n` in NIC memory.
-    End(Arc<Pool>),
+    /// A resident item's reply in NIC memory, with `END\r\n` (the last
+    /// value of a GET) or without.
+    Resident(Arc<Item>, bool),
 }
 
 impl Piece {
@@ -318,8 +318,10 @@ impl Piece {
             Piece::Owned(v) => v,
             Piece::Head(i) => &i.head,
             Piece::Data(i) => &i.data,
-            Piece::Resident(i) => i.slot.as_ref().map_or(&[], |s| s.bytes()),
-            Piece::End(p) => p.end(),
+            Piece::Resident(i, end) => i.slot.as_ref().map_or(&[], |s| {
+                let b = s.bytes();
+                &b[..b.len() - if *end { 0 } else { 5 }]
+            }),
         }
     }
 }
@@ -344,11 +346,11 @@ struct Output {
     /// Resident mode: items whose NIC memory the kernel may still send
     /// (for a retransmit) until the peer acknowledged the byte before
     /// `.0`; kept so that their slots are not written meanwhile.
-    unacked: VecDeque<(u64, Vec<Piece>)>,
+    unacked: VecDeque<(u64, Arc<Item>)>,
 }
 
 /// Resident replies kept before asking the kernel which were acknowledged.
-const UNACKED_BATCHES: usize = 32;
+const UNACKED_REPLIES: usize = 64;
 
 /// SIOCOUTQ: bytes the peer has not acknowledged yet.
 fn unacked_bytes(s: &TcpStream) -> io::Result<u64> {
@@ -375,7 +377,7 @@ impl Output {
     }
 
     fn push(&mut self, p: Piece) {
-        self.has_data |= matches!(p, Piece::Data(_) | Piece::Resident(_));
+        self.has_data |= matches!(p, Piece::Data(_) | Piece::Resident(..));
         self.pieces.push(p);
     }
 
@@ -458,16 +460,13 @@ impl Output {
             off += n;
         }
         if self.mode == Mode::Resident {
-            let kept: Vec<Piece> = self
-                .pieces
-                .drain(..)
-                .filter(|p| matches!(p, Piece::Resident(_)))
-                .collect();
-            if !kept.is_empty() {
-                self.unacked.push_back((self.sent, kept));
-                if self.unacked.len() >= UNACKED_BATCHES {
-                    self.reap_acked(s)?;
+            for p in self.pieces.drain(..) {
+                if let Piece::Resident(it, _) = p {
+                    self.unacked.push_back((self.sent, it));
                 }
+            }
+            if self.unacked.len() >= UNACKED_REPLIES {
+                self.reap_acked(s)?;
             }
         }
         self.pieces.clear();
@@ -532,14 +531,13 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
     };
     match cmd {
         Cmd::Get(keys) => {
-            let mut resident = false;
+            let first = out.pieces.len();
             for k in keys {
                 st.cmd_get.fetch_add(1, Relaxed);
                 match store.get(k) {
                     Some(it) if it.slot.is_some() => {
                         st.get_hits.fetch_add(1, Relaxed);
-                        resident = true;
-                        out.push(Piece::Resident(it));
+                        out.push(Piece::Resident(it, false));
                     }
                     Some(it) => {
                         st.get_hits.fetch_add(1, Relaxed);
@@ -551,12 +549,13 @@ fn execute(store: &Store, cmd: Cmd<'_>, out: &mut Output) -> Next {
                     }
                 }
             }
-            // From NIC memory only when the reply is sent from there:
-            // the CPU would read it back through an uncached mapping.
-            out.push(match &store.pool {
-                Some(p) if resident => Piece::End(p.clone()),
-                _ => Piece::Static(b"END\r\n"),
-            });
+            // A reply that ends with a resident value ends with the END
+            // stored after it: one piece, sent by reference.
+            let hit = out.pieces.len() > first;
+            match out.pieces.last_mut() {
+                Some(Piece::Resident(_, end)) if hit => *end = true,
+                _ => out.push(Piece::Static(b"END\r\n")),
+            }
         }
         Cmd::Set {
             key,

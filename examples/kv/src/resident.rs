@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Resident values: a pool of NIC memory (an arena, see
 //! `libnicmem::arena`) that holds whole replies (`VALUE ...\r\n`, the value,
-//! `\r\n`) written once at `set`, so that a GET sends them by reference with
-//! `MSG_NICMEM`, no copy at all.
+//! `\r\n`, and `END\r\n` for the GET of one key) written once at `set`, so
+//! that a GET sends them by reference with `MSG_NICMEM`, no copy at all, in
+//! one piece.
 //!
 //! A slot is written only while no reply refers to it: an item owns its
 //! slot until the last [`Arc`] of it goes, and connections keep the items of
@@ -36,8 +37,6 @@ pub struct Pool {
     base: *mut u8,
     len: usize,
     free: Mutex<BTreeMap<usize, usize>>,
-    /// `END\r\n` at offset 0, the end of every GET reply.
-    end: usize,
     _backing: Backing,
 }
 
@@ -74,17 +73,13 @@ impl Pool {
 
     fn make(base: *mut u8, len: usize, backing: Backing) -> Arc<Self> {
         let mut free = BTreeMap::new();
-        free.insert(ALIGN, len - ALIGN);
-        let pool = Pool {
+        free.insert(0, len);
+        Arc::new(Pool {
             base,
             len,
             free: Mutex::new(free),
-            end: 0,
             _backing: backing,
-        };
-        // SAFETY: offset 0 is reserved for END (never in `free`), in bounds.
-        unsafe { pool.write(0, b"END\r\n") };
-        Arc::new(pool)
+        })
     }
 
     /// Bytes in the pool.
@@ -100,12 +95,6 @@ impl Pool {
     /// Whether the pool is NIC memory (else host memory, for tests).
     pub fn is_nic_memory(&self) -> bool {
         matches!(self._backing, Backing::Arena(_))
-    }
-
-    /// `END\r\n` in the pool.
-    pub fn end(&self) -> &[u8] {
-        // SAFETY: written once in `make`, never again, in bounds.
-        unsafe { std::slice::from_raw_parts(self.base.add(self.end), 5) }
     }
 
     /// # Safety
@@ -231,7 +220,6 @@ mod tests {
         assert_eq!(a.bytes(), b"VALUE a 0 3\r\nabc\r\n");
         assert_eq!(b.bytes(), &[7u8; 1000][..]);
         assert!(a.off + a.size <= b.off || b.off + b.size <= a.off);
-        assert_eq!(pool.end(), b"END\r\n");
         drop(a);
         drop(b);
         assert_eq!(pool.free_bytes(), total, "freed slots coalesce back");
