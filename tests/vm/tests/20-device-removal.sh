@@ -24,9 +24,13 @@ sleep 1
 dmesg | grep -q 'revoking its NIC memory' || fail "no revocation on removal: $(dmesg | tail -5)"
 dmesg | grep -q 'NIC memory revoked' || fail "revocation did not complete: $(dmesg | tail -5)"
 # At revocation, skbs still held chunks: those are dropped, never sent.
+# (Rarely the connection is aborted a moment before: a window probe that
+# fires while the device goes down finds its route on the blackhole device
+# and gives up at once. The sender's ECONNABORTED below holds either way.)
 held=$(dmesg | sed -n 's/.*NIC memory revoked; \([0-9]*\) chunks held.*/\1/p' | tail -1)
 log "at revocation: ${held:-?} chunks held by the socket"
-((${held:-0} > 0)) || fail "no chunk was held at revocation: $(dmesg | grep revoked)"
+[[ -n $held ]] || fail "no revocation message: $(dmesg | grep -i nicmem | tail -3)"
+((held > 0)) || log "the connection had been aborted before the revocation (its route went down first)"
 
 # The sender learns that its data is gone: the connection is aborted at
 # the next retransmission or window probe, not after the retries run out.
