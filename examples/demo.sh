@@ -50,8 +50,8 @@ wait_local_listen 11211
 head -c 65536 /dev/urandom >/tmp/hot.bin
 echo "\$ memccp --servers=$TX_ADDR:11211 hot.bin      # Debian's libmemcached-tools, from the peer"
 (cd /tmp && rx memccp --servers="$TX_ADDR:11211" hot.bin)
-echo "\$ memccat --servers=$TX_ADDR:11211 hot.bin | sha256sum; sha256sum <hot.bin"
-rx memccat --servers="$TX_ADDR:11211" hot.bin | sha256sum
+echo "\$ memccat --servers=$TX_ADDR:11211 hot.bin | head -c 65536 | sha256sum; sha256sum <hot.bin   # memccat adds a newline"
+rx memccat --servers="$TX_ADDR:11211" hot.bin | head -c 65536 | sha256sum
 sha256sum </tmp/hot.bin
 tx0=$(tcpext TCPNicmemTxBytes) rs0=$(tcpext TCPNicmemResidentBytes)
 echo "\$ nicmem-kv-load $TX_ADDR:11211 --value-size 65536 --keys 16 --requests 2000"
