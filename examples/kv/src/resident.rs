@@ -92,11 +92,6 @@ impl Pool {
         self.len == 0
     }
 
-    /// Whether the pool is NIC memory (else host memory, for tests).
-    pub fn is_nic_memory(&self) -> bool {
-        matches!(self._backing, Backing::Arena(_))
-    }
-
     /// # Safety
     ///
     /// `off..off + data.len()` is in bounds and written by no one else, and
