@@ -22,6 +22,12 @@ written once and sent from with MSG_NICMEM (tests/vm/tests/41-resident.sh).
         and, last, writes to the mapping: SIGBUS ends it (exit 135 in sh).
     resident.py owner ADDR PORT --ifname IF
         what another process can do with an arena: nothing.
+    resident.py remap ADDR PORT
+        sends, on one socket, from one address while what is mapped there
+        changes: an arena, anonymous memory, another arena, that arena
+        without read permission and with it again, and from a child
+        process (which has nothing there); each send carries what is
+        mapped there at the time, or fails as a copy from it would.
     resident.py quota ADDR PORT --ifname IF --pct P --bytes N
         an arena of the user's whole quota (P percent): a second arena and
         the user's copy-path sends get no NIC memory.
@@ -51,6 +57,11 @@ REASONS = ["no_provider", "loopback", "no_offload", "zerocopy", "quota", "nomem"
 libc = ctypes.CDLL(None, use_errno=True)
 libc.send.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
 libc.send.restype = ctypes.c_ssize_t
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.mmap.restype = ctypes.c_void_p
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+MAP_FIXED_NOREPLACE = 0x100000
 failed = False
 
 
@@ -347,9 +358,74 @@ def cmd_owner(a):
     arena.close()
 
 
+def cmd_remap(a):
+    ifindex = ifindex_of(a.addr)
+    n, size = 4096, a.arena
+    s = connect(a.addr, int(a.ports[0]))
+    h = hashlib.sha256()
+    sent = {"resident": 0, "bytes": 0, "total": 0}
+
+    def send_at(addr, what, kind, seed):
+        if seed is not None:
+            ctypes.memmove(addr, pattern(seed, n), n)
+        r = libc.send(s.fileno(), addr, n, MSG_NICMEM)
+        e = ctypes.get_errno()
+        if kind == "efault":
+            check(f"send-{what}", r < 0 and e == errno.EFAULT, f"returned {r} errno {errno.errorcode.get(e, e)}")
+            return
+        check(f"send-{what}", r == n, f"returned {r} errno {errno.errorcode.get(e, e)}")
+        if r == n:
+            h.update(pattern(seed, n))
+            sent[kind] += n
+            sent["total"] += n
+
+    def map_at(addr, prot, flags, fd):
+        m = libc.mmap(addr, size, prot, flags | MAP_FIXED_NOREPLACE, fd, 0)
+        if m != addr:
+            raise OSError(ctypes.get_errno(), f"mmap at {addr:#x} gave {m}")
+
+    first = Arena(ifindex, size)
+    addr = first.addr()
+    send_at(addr, "arena", "resident", "remap-1")
+    while unacked(s):
+        time.sleep(0.01)
+    first.close()
+    # Anonymous memory where the arena was: copied.
+    map_at(addr, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1)
+    send_at(addr, "anonymous", "bytes", "remap-2")
+    libc.munmap(addr, size)
+    # Another arena at the same address: by reference again.
+    fd, _ = arena_ioctl(ifindex, size)
+    if fd < 0:
+        raise OSError(-fd, "NICMEM_IOC_ARENA_CREATE")
+    map_at(addr, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd)
+    send_at(addr, "second-arena", "resident", "remap-3")
+    # Not readable: the send fails as a copy from it would.
+    libc.mprotect(addr, size, mmap.PROT_NONE)
+    send_at(addr, "unreadable", "efault", None)
+    libc.mprotect(addr, size, mmap.PROT_READ | mmap.PROT_WRITE)
+    send_at(addr, "readable-again", "resident", "remap-4")
+    # A child on the same socket: the arena is not mapped in its process.
+    pid = os.fork()
+    if pid == 0:
+        r = libc.send(s.fileno(), addr, n, MSG_NICMEM)
+        os._exit(0 if r < 0 and ctypes.get_errno() == errno.EFAULT else 1)
+    _, status = os.waitpid(pid, 0)
+    check("send-child", os.waitstatus_to_exitcode(status) == 0, "a child's send from the parent's arena address did not fail with EFAULT")
+    send_at(addr, "after-child", "resident", "remap-5")
+    finish(s)
+    print(f"send bytes={sent['total']} sha256={h.hexdigest()}", flush=True)
+    i = print_info(s)
+    check("resident-bytes", i["resident"] == sent["resident"] and i["bytes"] == sent["bytes"],
+          f"resident={i['resident']} copied={i['bytes']}, expected {sent['resident']} and {sent['bytes']}")
+    s.close()
+    libc.munmap(addr, size)
+    os.close(fd)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["send", "twice", "free", "revoke", "owner", "quota"])
+    p.add_argument("cmd", choices=["send", "twice", "free", "revoke", "owner", "quota", "remap"])
     p.add_argument("addr", nargs="?")
     p.add_argument("ports", nargs="*")
     p.add_argument("--object", type=int, default=4096)
@@ -364,7 +440,7 @@ def main():
     p.add_argument("--pct", type=int, default=50)
     a = p.parse_args()
     {"send": cmd_send, "twice": cmd_twice, "free": cmd_free, "revoke": cmd_revoke, "owner": cmd_owner,
-     "quota": cmd_quota}[a.cmd](a)
+     "quota": cmd_quota, "remap": cmd_remap}[a.cmd](a)
     sys.exit(1 if failed else 0)
 
 

@@ -8,6 +8,10 @@
 # - [heap | arena | heap] iovecs, plain and copy-path sends mixed on one
 #   socket: intact, with the resident and copied bytes exactly the arena's
 #   and the heap's;
+# - sends from one address on one socket while what is mapped there
+#   changes (arena, anonymous memory, another arena, no read permission,
+#   a child process): each carries what is mapped there then, or fails as
+#   a copy would (the socket's cache of where its payload lay follows);
 # - the host changes the object's bytes in the NIC memory backing file: the
 #   next send carries the new bytes (sent from NIC memory, by reference);
 # - an arena unmapped and closed with its data in flight: the data arrives
@@ -88,6 +92,15 @@ recv_wait
 same_stream mixed 7415
 copied=$(sed -n 's/^nicmem bytes=\([0-9]*\).*/\1/p' /tmp/res.mixed)
 (($(field tx-bytes) - tx0 == copied)) || fail "device counted $(($(field tx-bytes) - tx0)) copied bytes, the socket $copied"
+wait_in_use_zero "$TX_IF"
+
+# One address, one socket, what is mapped there changing between sends.
+tx0=$(field tx-bytes)
+recv_on 7422
+resident remap remap "$RX_ADDR" 7422
+recv_wait
+same_stream remap 7422
+(($(field tx-bytes) - tx0 == 4096)) || fail "remap: device counted $(($(field tx-bytes) - tx0)) copied bytes, not the 4096 sent from anonymous memory"
 wait_in_use_zero "$TX_IF"
 
 # The host changes the object in the backing file: the next send has it.
