@@ -22,7 +22,7 @@
 # Environment: TX_ADDR (the servers' address), BIN, SENDER_CPU, PEER_CPU,
 # BENCH_KV_SIZES (64 1024 4096 16384 65536), BENCH_KV_KEYS (16: the hot
 # set, 1 MiB at 64 KiB, fits the NIC memory), BENCH_KV_CONNS (4),
-# BENCH_KV_REQUESTS (counted GETs per run, 500), BENCH_REPS (5),
+# BENCH_KV_REQUESTS (counted GETs per run, 2000), BENCH_REPS (5),
 # BENCH_COUNT_REPS (5 here), BENCH_SECONDS (2), BENCH_SEED.
 set -uo pipefail
 source /nicmem/repo/tests/vm/lib/env.sh
@@ -33,7 +33,7 @@ mkdir -p "$out"
 SIZES=${BENCH_KV_SIZES:-"64 1024 4096 16384 65536"}
 KEYS=${BENCH_KV_KEYS:-16}
 CONNS=${BENCH_KV_CONNS:-4}
-REQS=${BENCH_KV_REQUESTS:-500}
+REQS=${BENCH_KV_REQUESTS:-2000}
 REPS=${BENCH_REPS:-5}
 COUNT_REPS=${BENCH_COUNT_REPS:-5}
 SECS=${BENCH_SECONDS:-2}

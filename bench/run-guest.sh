@@ -70,7 +70,7 @@ fi
 		# bench/kv.sh's own defaults.
 		echo "kv: seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-5} count_reps=${BENCH_COUNT_REPS:-5} seed=${BENCH_SEED:-1}" \
 			"sizes=${BENCH_KV_SIZES:-64 1024 4096 16384 65536} keys=${BENCH_KV_KEYS:-16} conns=${BENCH_KV_CONNS:-4}" \
-			"counted_gets=${BENCH_KV_REQUESTS:-500} memcached=$(memcached -V 2>/dev/null | cut -d' ' -f2)"
+			"counted_gets=${BENCH_KV_REQUESTS:-2000} memcached=$(memcached -V 2>/dev/null | cut -d' ' -f2)"
 	else
 		echo "seconds_per_run=${BENCH_SECONDS:-2} reps=${BENCH_REPS:-5} count_reps=${BENCH_COUNT_REPS:-11} seed=${BENCH_SEED:-1}"
 	fi
