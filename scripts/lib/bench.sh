@@ -73,6 +73,16 @@ bench_provenance() {
 	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 }
 
+# bench_publish_dest: where --publish puts this run's results:
+# bench/results/ (streams and RR) or bench/results/kv/ (--kv), and a block
+# profile in profile/ below that, beside the main results, not over them.
+bench_publish_dest() {
+	local dest=$NICMEM_REPO/bench/results
+	if [[ ${BENCH_KV:-} == 1 ]]; then dest+=/kv; fi
+	if [[ ${BENCH_PROFILE:-} == 1 ]]; then dest+=/profile; fi
+	echo "$dest"
+}
+
 # bench_args <args...>: checks the arguments of 'scripts/nicmem bench'
 # before anything is built; sets BENCH_PUBLISH.
 bench_args() {
@@ -129,10 +139,8 @@ cmd_bench() {
 	br_run python3 "$BR_REPO/bench/report.py" "$BR_WORK/runs/${VM_OUT##*/}/bench" >&2
 	msg "results: $res/results.md (table), results.svg (plot), count.csv + insn.log, results.csv (raw)"
 	if ((publish)); then
-		# A profile run publishes beside the main results, not over them.
-		local dest=$NICMEM_REPO/bench/results
-		if [[ ${BENCH_PROFILE:-} == 1 ]]; then dest+=/profile; fi
-		if [[ ${BENCH_KV:-} == 1 ]]; then dest=$NICMEM_REPO/bench/results/kv; fi
+		local dest
+		dest=$(bench_publish_dest)
 		mkdir -p "$dest"
 		find "$dest" -maxdepth 1 -type f -delete
 		# Block profiles stay in the run directory; their tables are in results.md.

@@ -411,12 +411,43 @@ results_cargo() { # results_cargo <run dir>
 	fi
 }
 
+# host_tests <run dir>: runs tests/host/*.sh (tests of the scripts
+# themselves, on the host) into host-tests.log, a PASS or FAIL line each.
+host_tests() {
+	local t log=$1/host-tests.log
+	: >"$log"
+	for t in "$NICMEM_REPO"/tests/host/*.sh; do
+		[[ -e $t ]] || continue
+		echo "## ${t##*/}" >>"$log"
+		if bash "$t" >>"$log" 2>&1; then
+			echo "PASS ${t##*/}" >>"$log"
+		else
+			echo "FAIL ${t##*/}" >>"$log"
+		fi
+	done
+}
+
+results_host() { # results_host <run dir>
+	local log=$1/host-tests.log line
+	R_PASS=0 R_FAIL=0 R_SKIP=0 R_NOTE=
+	if [[ ! -f $log ]]; then
+		msg "FAILED: no host test log ($log)"
+		R_FAIL=1
+		return 0
+	fi
+	R_PASS=$(grep -c '^PASS ' "$log" || true)
+	R_FAIL=$(grep -c '^FAIL ' "$log" || true)
+	while IFS= read -r line; do
+		msg "FAILED host test: ${line#FAIL }"
+	done < <(grep '^FAIL ' "$log")
+}
+
 # count_results <run dir>: the verdict of a test run. Prints the breakdown,
 # then 'N passed, N failed' (', N skipped' when some were) alone on the last
 # line of stdout, which the CI reads; fails unless all passed.
 count_results() {
 	local dir=$1 pass=0 fail=0 skip=0 part label
-	for part in guest:"guest tests" kunit:"KUnit cases" cargo:"cargo tests"; do
+	for part in guest:"guest tests" kunit:"KUnit cases" cargo:"cargo tests" host:"host script tests"; do
 		label=${part#*:}
 		"results_${part%%:*}" "$dir"
 		msg "$label: $R_PASS passed, $R_FAIL failed, $R_SKIP skipped$R_NOTE"
@@ -430,8 +461,9 @@ count_results() {
 	((fail == 0 && pass > 0))
 }
 
-# The guest suite on the debug kernel, then cargo test on the host; every
-# result lands in the run directory, and count_results judges them.
+# The guest suite on the debug kernel, then cargo test and the script tests
+# on the host; every result lands in the run directory, and count_results
+# judges them.
 cmd_test() {
 	step_begin test
 	vm_boot_checked test "$*"
@@ -439,6 +471,8 @@ cmd_test() {
 	local rc=0
 	br_cargo test --locked --no-fail-fast --workspace >"$VM_OUT/cargo-test.log" 2>&1 || rc=$?
 	echo "$rc" >"$VM_OUT/cargo-test.rc"
+	msg "running the host script tests (tests/host)"
+	host_tests "$VM_OUT"
 	step_end test
 	msg "results in $VM_OUT"
 	count_results "$VM_OUT"
