@@ -252,6 +252,27 @@ def profile_tables(runs, syms, top=25):
             lines.append(f"| `{n}` | " + " | ".join(f"{norm(m, n):.3f}" for m in modes) + " | " +
                          " | ".join(f"{norm(m, n) - norm('plain', n):+.3f}" for m in modes[1:]) + " |")
         lines.append("")
+        if kind == "kv" and "resident" in per:
+            lines += only_one_table(per, work, "plain", "resident")
+    return lines
+
+
+def only_one_table(per, work, a, b, least=1.0):
+    """The functions that only one of modes a and b runs (at least `least`
+    instructions per unit of work), with their sums: the part of the
+    difference that is a different path, not noise in a shared one."""
+    def norm(m, n):
+        return per[m].get(n, 0) / work[m]
+    rows = []
+    for n in set(per[a]) | set(per[b]):
+        x, y = norm(a, n), norm(b, n)
+        if (x == 0) != (y == 0) and max(x, y) >= least and n != "[user space]":
+            rows.append((n, x, y))
+    rows.sort(key=lambda r: (r[1] != 0, -(r[1] + r[2])))
+    lines = [f"Functions only {a} or only {b} runs (at least {least:g} per unit):", "",
+             f"| function | {a} | {b} |", "|---|---|---|"]
+    lines += [f"| `{n}` | {x:.1f} | {y:.1f} |" for n, x, y in rows]
+    lines += [f"| **sum** | {sum(r[1] for r in rows):.1f} | {sum(r[2] for r in rows):.1f} |", ""]
     return lines
 
 
