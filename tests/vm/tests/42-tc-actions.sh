@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
+# timeout: 480
 # tc actions on the egress of the NIC memory device that need the payload
 # with the CPU (act_csum recomputing the TCP checksum of a packet that is
 # not GSO) cannot read NIC memory, and drop those packets:
@@ -7,6 +8,9 @@
 # - a MSG_NICMEM stream must not retry in vain until tcp_retries2 gives up
 #   (about 15 minutes): within a bound it ends, intact or aborted with
 #   ECONNABORTED, its peer is reset, and its chunks come back.
+# tc mirred redirecting the data to the ingress of a device (here a dummy,
+# where it is not for this host and is dropped) takes NIC memory into a
+# receive path, where nothing may read it: the same bound and abort.
 # An nft payload statement that writes into the payload cannot write NIC
 # memory either, but it lets the packet go on: a MSG_NICMEM stream through
 # it is intact (sent as written) and not aborted, while the same statement
@@ -18,6 +22,7 @@ load_module || fail "insmod failed"
 cleanup() {
 	tc qdisc del dev "$TX_IF" clsact 2>/dev/null
 	nft delete table inet nm42 2>/dev/null
+	ip link del nm42 2>/dev/null
 }
 trap cleanup EXIT
 tc qdisc add dev "$TX_IF" clsact || fail "clsact"
@@ -31,23 +36,41 @@ done
 xstream 7280 $((256 << 10)) "" -- --flags plain --chunk 1000 --seed 81
 log "plain: intact through act_csum"
 
-lost0=$(tcpext TCPNicmemLost)
-xstream_start 7281 "" -- --bytes $((256 << 10)) --chunk 1000 --seed 82
-wait_pid_for "$XSPID" 120 || fail "nicmem: sender stalled for 120 s behind act_csum: $(cat /tmp/send.7281)"
-if wait "$XSPID"; then
-	wait_pid_for "$XRPID" 30 || fail "nicmem: receiver still running"
-	wait "$XRPID" || fail "nicmem: receiver failed: $(cat /tmp/recv.7281)"
-	check_stream 7281 $((256 << 10))
-	log "nicmem: intact through act_csum"
-else
-	grep -q 'errno=103 (ECONNABORTED)' /tmp/send.7281 ||
-		fail "nicmem: not aborted with ECONNABORTED: $(cat /tmp/send.7281)"
-	peer_reset 7281
+# ends_or_aborts <port> <what>: a MSG_NICMEM stream of 256 KiB in 1000-byte
+# sends ends within 120 s, intact, or aborted with ECONNABORTED, counted,
+# and its peer reset.
+ends_or_aborts() {
+	local port=$1 what=$2 lost0
+	lost0=$(tcpext TCPNicmemLost)
+	xstream_start "$port" "" -- --bytes $((256 << 10)) --chunk 1000 --seed "$port"
+	wait_pid_for "$XSPID" 120 || fail "$what: sender stalled for 120 s: $(cat "/tmp/send.$port")"
+	if wait "$XSPID"; then
+		wait_pid_for "$XRPID" 30 || fail "$what: receiver still running"
+		wait "$XRPID" || fail "$what: receiver failed: $(cat "/tmp/recv.$port")"
+		check_stream "$port" $((256 << 10))
+		log "$what: intact"
+		return
+	fi
+	grep -q 'errno=103 (ECONNABORTED)' "/tmp/send.$port" ||
+		fail "$what: not aborted with ECONNABORTED: $(cat "/tmp/send.$port")"
+	peer_reset "$port"
 	kill "$XRPID" 2>/dev/null
 	wait "$XRPID" 2>/dev/null
-	(($(tcpext TCPNicmemLost) > lost0)) || fail "nicmem: aborted, but TCPNicmemLost did not grow"
-	log "nicmem: $(head -1 /tmp/send.7281); TCPNicmemLost +$(($(tcpext TCPNicmemLost) - lost0))"
-fi
+	(($(tcpext TCPNicmemLost) > lost0)) || fail "$what: aborted, but TCPNicmemLost did not grow"
+	log "$what: $(head -1 "/tmp/send.$port"); TCPNicmemLost +$(($(tcpext TCPNicmemLost) - lost0))"
+}
+ends_or_aborts 7281 "act_csum, MSG_NICMEM"
+tc filter del dev "$TX_IF" egress
+
+# Redirect the data of one connection, not its handshake: packets shorter
+# than 256 bytes (IPv4 total length) pass first.
+ip link add nm42 type dummy || fail "no dummy device"
+ip link set nm42 up
+tc filter add dev "$TX_IF" egress prio 1 protocol ip u32 match ip dport 7284 0xffff match u16 0 0xff00 at 2 action pass ||
+	fail "pass filter"
+tc filter add dev "$TX_IF" egress prio 2 protocol ip u32 match ip dport 7284 0xffff action mirred ingress redirect dev nm42 ||
+	fail "ingress redirect"
+ends_or_aborts 7284 "mirred ingress redirect, MSG_NICMEM"
 tc qdisc del dev "$TX_IF" clsact
 
 nft -f - <<NFT || fail "nft"
@@ -62,8 +85,9 @@ NFT
 lost0=$(tcpext TCPNicmemLost)
 xstream 7282 $((1 << 20)) "" -- --chunk 1000 --seed 83
 (($(tcpext TCPNicmemLost) == lost0)) || fail "nft edit: a NIC memory connection was aborted"
+(($(sent_nicmem 7282) > 0)) || fail "nft edit: nothing was sent from NIC memory"
 edits=$(nft list counter inet nm42 edits | sed -n 's/.*packets \([0-9]*\).*/\1/p')
-log "nft edit: NIC memory stream intact, not aborted; the statement ran on $edits packets"
+log "nft edit: NIC memory stream intact, not aborted; packets edited: $edits (none of NIC memory: the statement cannot write it)"
 xstream_start 7283 "" -- --flags plain --bytes $((1 << 20)) --chunk 1000 --seed 84
 wait_pid_for "$XSPID" 120 || fail "nft edit: plain sender stalled"
 wait "$XSPID" || fail "nft edit: plain sender failed: $(cat /tmp/send.7283)"
