@@ -14,13 +14,16 @@
 # An nft payload statement that writes into the payload cannot write NIC
 # memory either, but it lets the packet go on: a MSG_NICMEM stream through
 # it is intact (sent as written) and not aborted, while the same statement
-# changes the bytes of a plain stream (so it did run).
+# changes the bytes of a plain stream (so it did run). Nor is it aborted
+# when the packets the statement let go are then lost on the way (netem
+# loss), as any packet may be: TCP retransmits them, on timeouts too.
 source "$(dirname "$0")/../lib/env.sh"
 source "$(dirname "$0")/../lib/xstream.sh"
 dmesg -C
 load_module || fail "insmod failed"
 cleanup() {
 	tc qdisc del dev "$TX_IF" clsact 2>/dev/null
+	tc qdisc del dev "$TX_IF" root 2>/dev/null
 	nft delete table inet nm42 2>/dev/null
 	ip link del nm42 2>/dev/null
 }
@@ -77,7 +80,7 @@ nft -f - <<NFT || fail "nft"
 table inet nm42 {
 	chain out {
 		type filter hook output priority 0;
-		tcp dport 7282-7283 @ih,0,32 set 0x41414141 counter name edits
+		tcp dport { 7282, 7283, 7285 } @ih,0,32 set 0x41414141 counter name edits
 	}
 	counter edits {}
 }
@@ -96,6 +99,18 @@ wait "$XRPID" || fail "nft edit: plain receiver failed"
 [[ $(stream_sum send /tmp/send.7283) != "$(stream_sum recv /tmp/recv.7283)" ]] ||
 	fail "nft edit: the plain stream arrived unchanged: the statement did not run"
 log "nft edit: the plain stream's bytes were changed by the statement, as written"
+
+# The same statement, and a quarter of the packets lost after it, so that
+# retransmit timeouts fire (where TCP looks for refused NIC memory).
+tc qdisc add dev "$TX_IF" root netem loss 25% || fail "netem"
+lost0=$(tcpext TCPNicmemLost) rto0=$(tcpext TCPTimeouts)
+xstream 7285 $((256 << 10)) "" -- --chunk 1000 --seed 85
+(($(tcpext TCPNicmemLost) == lost0)) || fail "nft edit and loss: a NIC memory connection was aborted"
+(($(sent_nicmem 7285) > 0)) || fail "nft edit and loss: nothing was sent from NIC memory"
+rto=$(($(tcpext TCPTimeouts) - rto0))
+((rto > 0)) || fail "nft edit and loss: no retransmit timeout fired (the case was not exercised)"
+log "nft edit and loss: NIC memory stream intact, not aborted; retransmit timeouts: $rto"
+tc qdisc del dev "$TX_IF" root
 
 wait_in_use_zero "$TX_IF"
 no_kernel_problem
