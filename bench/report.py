@@ -240,7 +240,7 @@ def profile_tables(runs, syms, top=25):
         names = set().union(*per.values())
         def norm(m, n):
             return per[m].get(n, 0) / work[m]
-        order = sorted(names, key=lambda n: -max(abs(norm(m, n) - norm("plain", n)) for m in modes))
+        order = sorted(names, key=lambda n: (-max(abs(norm(m, n) - norm("plain", n)) for m in modes), n))
         lines += [f"### {kind} {human(size)}: instructions per {unit} by function", "",
                   "| function | " + " | ".join(modes) + " | " +
                   " | ".join(f"{m} - plain" for m in modes[1:]) + " |",
@@ -253,22 +253,21 @@ def profile_tables(runs, syms, top=25):
                          " | ".join(f"{norm(m, n) - norm('plain', n):+.3f}" for m in modes[1:]) + " |")
         lines.append("")
         if kind == "kv" and "resident" in per:
-            lines += only_one_table(per, work, "plain", "resident")
+            lines += only_one_table(norm, names, "plain", "resident")
     return lines
 
 
-def only_one_table(per, work, a, b, least=1.0):
-    """The functions that only one of modes a and b runs (at least `least`
-    instructions per unit of work), with their sums: the part of the
-    difference that is a different path, not noise in a shared one."""
-    def norm(m, n):
-        return per[m].get(n, 0) / work[m]
+def only_one_table(norm, names, a, b, least=1.0):
+    """The functions (of names) that only one of modes a and b runs, at
+    least `least` instructions per unit of work by norm(mode, name), with
+    their sums: the part of the difference that is a different path, not
+    noise in a shared one."""
     rows = []
-    for n in set(per[a]) | set(per[b]):
+    for n in names:
         x, y = norm(a, n), norm(b, n)
         if (x == 0) != (y == 0) and max(x, y) >= least and n != "[user space]":
             rows.append((n, x, y))
-    rows.sort(key=lambda r: (r[1] != 0, -(r[1] + r[2])))
+    rows.sort(key=lambda r: (r[1] != 0, -(r[1] + r[2]), r[0]))
     lines = [f"Functions only {a} or only {b} runs (at least {least:g} per unit):", "",
              f"| function | {a} | {b} |", "|---|---|---|"]
     lines += [f"| `{n}` | {x:.1f} | {y:.1f} |" for n, x, y in rows]
