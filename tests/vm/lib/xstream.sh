@@ -18,16 +18,33 @@ xstream_start() {
 	XSPID=$!
 }
 
+# xstream_end <port>: the sender of xstream_start ends within 120 s and its
+# receiver 30 s later, both successfully.
+xstream_end() {
+	local port=$1
+	wait_pid_for "$XSPID" 120 || fail "port $port: sender still running after 120 s (stall): $(cat "/tmp/send.$port")"
+	wait "$XSPID" || fail "port $port: sender failed: $(cat "/tmp/send.$port")"
+	wait_pid_for "$XRPID" 30 || fail "port $port: receiver still running"
+	wait "$XRPID" || fail "port $port: receiver failed: $(cat "/tmp/recv.$port")"
+}
+
+# xstream_aborted <port> <what>: the sender of xstream_start failed with
+# ECONNABORTED and its peer was reset (see peer_reset); reaps the receiver.
+xstream_aborted() {
+	grep -q 'errno=103 (ECONNABORTED)' "/tmp/send.$1" ||
+		fail "$2: not aborted with ECONNABORTED: $(cat "/tmp/send.$1")"
+	peer_reset "$1"
+	kill "$XRPID" 2>/dev/null
+	wait "$XRPID" 2>/dev/null
+}
+
 # xstream <port> <bytes> <recv-args> -- <send-args...>: a whole stream that
 # must arrive intact (both hashes equal) within 120 s.
 xstream() {
 	local port=$1 bytes=$2 rargs=$3
 	shift 4
 	xstream_start "$port" "$rargs" -- --bytes "$bytes" "$@"
-	wait_pid_for "$XSPID" 120 || fail "port $port: sender still running after 120 s (stall): $(cat "/tmp/send.$port")"
-	wait "$XSPID" || fail "port $port: sender failed: $(cat "/tmp/send.$port")"
-	wait_pid_for "$XRPID" 30 || fail "port $port: receiver still running"
-	wait "$XRPID" || fail "port $port: receiver failed: $(cat "/tmp/recv.$port")"
+	xstream_end "$port"
 	check_stream "$port" "$bytes"
 }
 

@@ -54,11 +54,7 @@ ends_or_aborts() {
 		log "$what: intact"
 		return
 	fi
-	grep -q 'errno=103 (ECONNABORTED)' "/tmp/send.$port" ||
-		fail "$what: not aborted with ECONNABORTED: $(cat "/tmp/send.$port")"
-	peer_reset "$port"
-	kill "$XRPID" 2>/dev/null
-	wait "$XRPID" 2>/dev/null
+	xstream_aborted "$port" "$what"
 	(($(tcpext TCPNicmemLost) > lost0)) || fail "$what: aborted, but TCPNicmemLost did not grow"
 	log "$what: $(head -1 "/tmp/send.$port"); TCPNicmemLost +$(($(tcpext TCPNicmemLost) - lost0))"
 }
@@ -92,10 +88,7 @@ xstream 7282 $((1 << 20)) "" -- --chunk 1000 --seed 83
 edits=$(nft list counter inet nm42 edits | sed -n 's/.*packets \([0-9]*\).*/\1/p')
 log "nft edit: NIC memory stream intact, not aborted; packets edited: $edits (none of NIC memory: the statement cannot write it)"
 xstream_start 7283 "" -- --flags plain --bytes $((1 << 20)) --chunk 1000 --seed 84
-wait_pid_for "$XSPID" 120 || fail "nft edit: plain sender stalled"
-wait "$XSPID" || fail "nft edit: plain sender failed: $(cat /tmp/send.7283)"
-wait_pid_for "$XRPID" 30 || fail "nft edit: plain receiver still running"
-wait "$XRPID" || fail "nft edit: plain receiver failed"
+xstream_end 7283
 [[ $(stream_sum send /tmp/send.7283) != "$(stream_sum recv /tmp/recv.7283)" ]] ||
 	fail "nft edit: the plain stream arrived unchanged: the statement did not run"
 log "nft edit: the plain stream's bytes were changed by the statement, as written"
